@@ -1,0 +1,42 @@
+"""A synchronous read API over the store: what ran, in what states, with what results."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from .records import FlowRunRecord, StateRecord, TaskRunRecord
+    from .stores import Store
+
+__all__ = ["Client", "get_client"]
+
+
+class Client:
+    """Reads run records. Records written by this process so far are flushed before each read."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def read_flow_runs(self, flow_name: Optional[str] = None, limit: int = 100) -> list[FlowRunRecord]:
+        """Flow runs, newest first, optionally of one flow."""
+        return self.store.read_flow_runs(flow_name=flow_name, limit=limit)
+
+    def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
+        """One flow run by id, unique id prefix or name."""
+        return self.store.read_flow_run(run_id)
+
+    def read_task_runs(self, flow_run_id: Optional[str] = None, limit: int = 10_000) -> list[TaskRunRecord]:
+        """The task runs of a flow run (or every task run), oldest first."""
+        return self.store.read_task_runs(flow_run_id=flow_run_id, limit=limit)
+
+    def read_state_history(self, run_id: str) -> list[StateRecord]:
+        """Every state a flow run or task run went through, oldest first."""
+        return self.store.read_state_history(run_id)
+
+
+def get_client() -> Client:
+    """A client over the store the current settings point at."""
+    from .environment import standalone_environment
+
+    store, _ = standalone_environment()
+    return Client(store)

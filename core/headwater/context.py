@@ -1,0 +1,90 @@
+"""What is running now: the flow run and task run contexts, and ``tags``."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import threading
+from typing import TYPE_CHECKING, Any, Iterator, Optional
+
+from .exceptions import HeadwaterError
+
+if TYPE_CHECKING:
+    from .flows import Flow
+    from .futures import HeadwaterFuture
+    from .logs import RunLogger
+    from .plugins import Plugins
+    from .runs import FlowRun, TaskRun
+    from .stores import Store
+    from .task_runners import TaskRunner
+    from .tasks import Task
+
+__all__ = ["FlowRunContext", "TaskRunContext", "tags", "get_run_logger", "current_tags"]
+
+
+class FlowRunContext:
+    """The flow run in progress, and what its task runs share."""
+
+    def __init__(self, flow: Flow, flow_run: FlowRun, store: Store, plugins: Plugins, logger: RunLogger, task_runner: Optional[TaskRunner] = None) -> None:
+        self.flow = flow
+        self.flow_run = flow_run
+        self.store = store
+        self.plugins = plugins
+        self.logger = logger
+        self.task_runner = task_runner
+        self.futures: list[HeadwaterFuture] = []
+        self._counters: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def next_dynamic_key(self, task_key: str) -> int:
+        """The counter in task run names: 0 for a task's first run in this flow run, then 1, 2, ..."""
+        with self._lock:
+            count = self._counters.get(task_key, 0)
+            self._counters[task_key] = count + 1
+            return count
+
+
+class TaskRunContext:
+    """The task run in progress: what a cache-key function and ``get_run_logger`` see."""
+
+    __slots__ = ("task", "task_run", "flow_run", "logger")
+
+    def __init__(self, task: Task, task_run: TaskRun, flow_run: Optional[FlowRun], logger: RunLogger) -> None:
+        self.task = task
+        self.task_run = task_run
+        self.flow_run = flow_run
+        self.logger = logger
+
+
+flow_run_context: contextvars.ContextVar[Optional[FlowRunContext]] = contextvars.ContextVar("headwater_flow_run", default=None)
+task_run_context: contextvars.ContextVar[Optional[TaskRunContext]] = contextvars.ContextVar("headwater_task_run", default=None)
+_tags: contextvars.ContextVar[tuple[str, ...]] = contextvars.ContextVar("headwater_tags", default=())
+
+
+def current_tags() -> tuple[str, ...]:
+    return _tags.get()
+
+
+@contextlib.contextmanager
+def tags(*new_tags: str) -> Iterator[tuple[str, ...]]:
+    """Add tags to every task run and flow run created inside the block."""
+    for tag in new_tags:
+        if not isinstance(tag, str):
+            raise TypeError(f"tags() takes strings; got {tag!r}")
+    merged = tuple(dict.fromkeys(_tags.get() + new_tags))
+    token = _tags.set(merged)
+    try:
+        yield merged
+    finally:
+        _tags.reset(token)
+
+
+def get_run_logger() -> Any:
+    """The logger of the task run or flow run in progress; its lines name the run."""
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        return task_ctx.logger
+    flow_ctx = flow_run_context.get()
+    if flow_ctx is not None:
+        return flow_ctx.logger
+    raise HeadwaterError("get_run_logger() was called outside a flow run or task run; call it inside a @flow or @task function.")

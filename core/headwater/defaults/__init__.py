@@ -1,0 +1,1 @@
+"""headwater's default plugins: registered first, through the same hooks as any other plugin."""

@@ -1,0 +1,92 @@
+"""The default orchestration rules: retries and caching are rules, not special cases in the engine."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+import random
+
+from ..hookspecs import hookimpl
+from ..orchestration import OrchestrationRule, TransitionContext
+from ..results import loads_result
+from ..states import AwaitingRetry, Cached, StateType
+from ..stores import CacheEntry
+
+logger = logging.getLogger("headwater.orchestration")
+
+
+def retry_delay(delays: float | list[float] | tuple[float, ...], attempt: int, jitter_factor: float | None) -> float:
+    """The wait before retry number ``attempt`` (1-based): one delay for all, or one per retry (the last repeats)."""
+    if isinstance(delays, (list, tuple)):
+        delay = float(delays[min(attempt, len(delays)) - 1]) if delays else 0.0
+    else:
+        delay = float(delays or 0)
+    if jitter_factor:
+        delay = max(0.0, delay * (1 + random.uniform(-jitter_factor, jitter_factor)))
+    return delay
+
+
+class RetryFailedRuns(OrchestrationRule):
+    """A run that fails while it has retries left is scheduled to run again (Failed becomes AwaitingRetry)."""
+
+    from_states = frozenset({StateType.RUNNING})
+    to_states = frozenset({StateType.FAILED})
+
+    def before_transition(self, ctx: TransitionContext) -> None:
+        subject = ctx.subject
+        retries = getattr(subject, "retries", 0) or 0
+        if ctx.run.run_count > retries:
+            return
+        delay = retry_delay(getattr(subject, "retry_delay_seconds", 0), ctx.run.run_count, getattr(subject, "retry_jitter_factor", None))
+        when = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=delay)
+        ctx.replace(AwaitingRetry(f"Retry {ctx.run.run_count} of {retries}", scheduled_time=when), reason="retries left")
+
+
+class CacheRetrieval(OrchestrationRule):
+    """A task run about to start whose cache key has a valid entry is Cached instead, with the stored result."""
+
+    applies_to = frozenset({"task"})
+    from_states = frozenset({StateType.PENDING})
+    to_states = frozenset({StateType.RUNNING})
+
+    def before_transition(self, ctx: TransitionContext) -> None:
+        key = ctx.run.cache_key
+        if key is None or getattr(ctx.subject, "refresh_cache", False):
+            return
+        entry = ctx.store.read_cache_entry(key)
+        if entry is None or not entry.is_valid(_dt.datetime.now(_dt.timezone.utc)):
+            return
+        try:
+            value = loads_result(ctx.store.read_result(entry.storage_key))
+        except Exception as exc:
+            logger.warning(
+                "Task run %r: the cached result under key %r cannot be read (%s: %s); running the task again.",
+                ctx.run.name, key, type(exc).__name__, exc,
+            )
+            return
+        ctx.replace(Cached(data=value, storage_key=entry.storage_key), reason="cache hit")
+
+
+class CacheInsertion(OrchestrationRule):
+    """A task run with a cache key that completes files its persisted result under that key."""
+
+    applies_to = frozenset({"task"})
+    from_states = frozenset({StateType.RUNNING})
+    to_states = frozenset({StateType.COMPLETED})
+
+    def after_transition(self, ctx: TransitionContext) -> None:
+        state, key = ctx.proposed_state, ctx.run.cache_key
+        if key is None or state.storage_key is None:
+            return
+        expiration = getattr(ctx.subject, "cache_expiration", None)
+        now = state.timestamp
+        ctx.store.write_cache_entry(
+            CacheEntry(key, state.storage_key, ctx.run.id, now, now + expiration if expiration is not None else None)
+        )
+
+
+@hookimpl
+def register_orchestration_rules(register):
+    register(CacheRetrieval())
+    register(CacheInsertion())
+    register(RetryFailedRuns())

@@ -1,0 +1,164 @@
+"""The life of a flow run: a state machine like the task run's, with a sync and an async driver."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any, Generator, Optional
+
+from .context import FlowRunContext, flow_run_context
+from .environment import standalone_environment
+from .exceptions import ParameterError, ResultSerializationError
+from .logs import RunLogger, print_to_logger, reset_print
+from .names import generate_run_name
+from .orchestration import seconds_until
+from .results import dumps_result, jsonable, storage_key_for
+from .runs import FlowRun
+from .states import Completed, Failed, Pending, Retrying, Running, State, StateType
+from .drivers import AWAIT_OTHERS, EXECUTE, Wait, drive_async, drive_sync
+from .engine import RunEngine
+from .timeouts import RunTimeout, sync_timeout
+
+if TYPE_CHECKING:
+    from .flows import Flow
+    from .task_runners import TaskRunner
+
+__all__ = ["FlowRunEngine", "run_flow_sync", "run_flow_async"]
+
+flow_logger = logging.getLogger("headwater.flow_runs")
+
+
+class FlowRunEngine(RunEngine):
+    """The orchestration of one flow run."""
+
+    def __init__(self, flow: Flow, parameters: dict[str, Any]) -> None:
+        self.flow = self.subject = flow
+        self.parameters = parameters
+        parent = flow_run_context.get()
+        if parent is not None:
+            store, plugins = parent.store, parent.plugins
+        else:
+            store, plugins = standalone_environment()
+        self.store = store
+        self.policy = plugins.policy
+        self.listener = plugins.flow_state_listener
+        from .context import current_tags
+
+        self.run = FlowRun(
+            name=generate_run_name(),
+            flow_name=flow.name,
+            flow_version=flow.version,
+            parameters={name: jsonable(value) for name, value in parameters.items()},
+            tags=current_tags(),
+            parent_flow_run_id=parent.flow_run.id if parent is not None else None,
+        )
+        self.logger = RunLogger(flow_logger, f"Flow run '{self.run.name}'", self.run.id)
+        self.task_runner: TaskRunner = flow.resolve_task_runner(plugins)
+        self.context = FlowRunContext(flow, self.run, store, plugins, self.logger, self.task_runner)
+
+    def begin(self) -> None:
+        self._begin_pending(Pending())
+        self.logger.info("Beginning flow run '%s' for flow '%s'", self.run.name, self.flow.name)
+
+    def steps(self) -> Generator[Any, Any, State]:
+        try:
+            self.parameters = self.flow.validate(self.parameters)
+        except ParameterError as exc:
+            self.logger.error("%s", exc)
+            state = yield from self._propose(Failed(str(exc), data=exc))
+            return self._finished(state, None)
+
+        self.logger.info("Using task runner '%s'", type(self.task_runner).__name__)
+        error: Optional[BaseException] = None
+        state = yield from self._propose(Running())
+        while state.type is StateType.RUNNING:
+            self.context.futures = []
+            value, error = yield EXECUTE
+            yield AWAIT_OTHERS
+            if error is None:
+                state = yield from self._propose(self._final_state(value))
+            else:
+                state = yield from self._propose(self._failed(error))
+            if state.type is StateType.SCHEDULED:
+                self._log_retry(state)
+                yield Wait(seconds_until(state.scheduled_time))
+                state = yield from self._propose(Retrying())
+        return self._finished(state, error)
+
+    def _final_state(self, value: Any) -> State:
+        futures = self.context.futures
+        unhandled = [f for f in futures if not f.observed and not f.state.is_completed()]
+        if unhandled:
+            first = unhandled[0].state
+            return Failed(f"{len(unhandled)}/{len(futures)} states failed.", data=first.result(raise_on_failure=False))
+        message = "All states completed."
+        if self.flow.persist_result:
+            storage_key = storage_key_for(self.run.id)
+            try:
+                self.store.write_result(storage_key, dumps_result(value, owner=f"flow '{self.flow.name}'"))
+            except ResultSerializationError as exc:
+                return Failed(str(exc), data=exc)
+            return Completed(message, data=value, storage_key=storage_key)
+        return Completed(message, data=value)
+
+    # -- calling the flow function -----------------------------------------------------------------
+    def call_sync(self) -> Any:
+        token = print_to_logger(self.logger) if self.flow.log_prints else None
+        try:
+            if self.flow.timeout_seconds is None:
+                return self.flow.fn(**self.parameters)
+            with sync_timeout(self.flow.timeout_seconds):
+                return self.flow.fn(**self.parameters)
+        finally:
+            if token is not None:
+                reset_print(token)
+
+    async def call_async(self) -> Any:
+        token = print_to_logger(self.logger) if self.flow.log_prints else None
+        try:
+            if self.flow.timeout_seconds is None:
+                return await self.flow.fn(**self.parameters)
+            import anyio
+
+            try:
+                with anyio.fail_after(self.flow.timeout_seconds):
+                    return await self.flow.fn(**self.parameters)
+            except TimeoutError:
+                raise RunTimeout(self.flow.timeout_seconds) from None
+        finally:
+            if token is not None:
+                reset_print(token)
+
+    def wait_for_tasks(self) -> None:
+        for future in self.context.futures:
+            future.wait()
+
+    async def wait_for_tasks_async(self) -> None:
+        await asyncio.gather(*(asyncio.wrap_future(f._future) for f in self.context.futures), return_exceptions=True)
+
+    def finish(self) -> None:
+        """Records of a top-level run reach the database before its caller gets the result."""
+        if self.run.parent_flow_run_id is None:
+            self.store.flush()
+
+
+def run_flow_sync(engine: FlowRunEngine) -> State:
+    engine.begin()
+    token = flow_run_context.set(engine.context)
+    try:
+        with engine.task_runner:
+            return drive_sync(engine.steps(), engine.call_sync, engine.wait_for_tasks)
+    finally:
+        flow_run_context.reset(token)
+        engine.finish()
+
+
+async def run_flow_async(engine: FlowRunEngine) -> State:
+    engine.begin()
+    token = flow_run_context.set(engine.context)
+    try:
+        with engine.task_runner:
+            return await drive_async(engine.steps(), engine.call_async, engine.wait_for_tasks_async)
+    finally:
+        flow_run_context.reset(token)
+        engine.finish()

@@ -1,0 +1,227 @@
+"""``@flow``: a function whose calls are flow runs, with their task runs recorded under them."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import typing
+from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, ParamSpec, TypeVar, Union, overload
+
+from .exceptions import ConfigurationError, ParameterError
+from .options import check_retries, check_timeout
+
+if TYPE_CHECKING:
+    from .plugins import Plugins
+    from .task_runners import TaskRunner
+
+__all__ = ["Flow", "flow"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+_COMPUTE: Any = object()
+
+
+def _file_version(fn: Callable[..., Any]) -> Optional[str]:
+    """A stable hash of the file that defines ``fn``; ``None`` where there is no file."""
+    try:
+        path = inspect.getsourcefile(fn)
+        if path is None:
+            return None
+        with open(path, "rb") as source:
+            return hashlib.md5(source.read(), usedforsecurity=False).hexdigest()
+    except (OSError, TypeError):
+        return None
+
+
+class Flow(Generic[P, R]):
+    """A flow: calling it creates a flow run, runs the function and returns its value."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        version: Optional[str] = None,
+        task_runner: Union[TaskRunner, type, str, None] = None,
+        retries: Optional[int] = None,
+        retry_delay_seconds: Union[float, int, list[float], None] = None,
+        retry_jitter_factor: Optional[float] = None,
+        timeout_seconds: Optional[float] = None,
+        log_prints: bool = False,
+        validate_parameters: bool = True,
+        persist_result: Optional[bool] = None,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@flow decorates a function; got {fn!r}")
+        self.fn = fn
+        self.name = name or fn.__name__.replace("_", "-")
+        owner = f"flow {self.name!r}"
+        self.description = description if description is not None else inspect.getdoc(fn)
+        self._version = version if version is not None else _COMPUTE
+        self.retries, self.retry_delay_seconds, self.retry_jitter_factor = check_retries(
+            retries, retry_delay_seconds, retry_jitter_factor, owner=owner
+        )
+        self.timeout_seconds = check_timeout(timeout_seconds, owner=owner)
+        self.log_prints = log_prints
+        self.validate_parameters = validate_parameters
+        self.persist_result = persist_result
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._signature = inspect.signature(fn)
+        self._adapters: Optional[dict[str, Any]] = None
+        self._check_task_runner(task_runner)
+        self.task_runner = task_runner
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @property
+    def version(self) -> Optional[str]:
+        if self._version is _COMPUTE:
+            self._version = _file_version(self.fn)
+        return self._version
+
+    def _check_task_runner(self, runner: Any) -> None:
+        from .task_runners import TaskRunner
+
+        if runner is None or isinstance(runner, (TaskRunner, str)):
+            return
+        if isinstance(runner, type) and issubclass(runner, TaskRunner):
+            return
+        raise ConfigurationError(
+            f"flow {self.name!r}: task_runner={runner!r} must be a TaskRunner instance, a TaskRunner class, "
+            "or the name of a registered runner such as 'sequential' or 'concurrent'."
+        )
+
+    def resolve_task_runner(self, plugins: Plugins) -> TaskRunner:
+        """A fresh runner for one flow run."""
+        from .task_runners import ConcurrentTaskRunner, TaskRunner
+
+        runner = self.task_runner
+        if runner is None:
+            return ConcurrentTaskRunner()
+        if isinstance(runner, str):
+            return plugins.task_runner_class(runner)()
+        if isinstance(runner, TaskRunner):
+            return runner.duplicate()
+        return runner()
+
+    # -- parameters -------------------------------------------------------------------------
+    def _parameter_adapters(self) -> dict[str, Any]:
+        if self._adapters is None:
+            from pydantic import ConfigDict, TypeAdapter
+
+            try:
+                hints = typing.get_type_hints(self.fn)
+            except Exception:
+                hints = {}
+            adapters = {}
+            for name, param in self._signature.parameters.items():
+                hint = hints.get(name)
+                if hint is None or hint is Any or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                    continue
+                try:
+                    adapters[name] = (TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True)), hint)
+                except Exception:
+                    try:
+                        adapters[name] = (TypeAdapter(hint), hint)  # pydantic models refuse a config of their own
+                    except Exception:
+                        continue  # a hint pydantic cannot check is left unchecked
+            self._adapters = adapters
+        return self._adapters
+
+    def validate(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        """Check and coerce parameters against the type hints; raise ParameterError naming the parameter."""
+        if not self.validate_parameters:
+            return parameters
+        adapters = self._parameter_adapters()
+        if not adapters:
+            return parameters
+        from pydantic import ValidationError
+
+        validated = dict(parameters)
+        for name, (adapter, hint) in adapters.items():
+            if name not in validated:
+                continue
+            try:
+                validated[name] = adapter.validate_python(validated[name])
+            except ValidationError as exc:
+                problems = "; ".join(error["msg"] for error in exc.errors())
+                raise ParameterError(
+                    f"Flow {self.name!r} got a bad value for parameter {name!r}: {validated[name]!r} ({problems}). "
+                    f"Pass a value that fits the type hint {getattr(hint, '__name__', None) or hint!r}, "
+                    "or set validate_parameters=False on the flow."
+                ) from None
+        return validated
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise ParameterError(f"Flow {self.name!r}: {exc}") from None
+        bound.apply_defaults()
+        return dict(bound.arguments)
+
+    # -- calling -----------------------------------------------------------------------------
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: bool, **kwargs: Any) -> Any: ...
+
+    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+        from .flow_engine import FlowRunEngine, run_flow_async, run_flow_sync
+
+        engine = FlowRunEngine(self, self.bind(args, kwargs))
+        if self.is_async:
+            async def run() -> Any:
+                state = await run_flow_async(engine)
+                return state if return_state else state.result()
+
+            return run()
+        state = run_flow_sync(engine)
+        return state if return_state else state.result()
+
+    def with_options(self, **changes: Any) -> Flow[P, R]:
+        """A copy of this flow with some options changed."""
+        options = dict(
+            name=self.name, description=self.description, version=None if self._version is _COMPUTE else self._version,
+            task_runner=self.task_runner, retries=self.retries, retry_delay_seconds=self.retry_delay_seconds,
+            retry_jitter_factor=self.retry_jitter_factor, timeout_seconds=self.timeout_seconds,
+            log_prints=self.log_prints, validate_parameters=self.validate_parameters, persist_result=self.persist_result,
+        )
+        unknown = set(changes) - set(options)
+        if unknown:
+            raise TypeError(f"with_options() got unknown options: {', '.join(sorted(unknown))}")
+        options.update(changes)
+        return Flow(self.fn, **options)
+
+    def __repr__(self) -> str:
+        return f"Flow(name={self.name!r})"
+
+
+@overload
+def flow(__fn: Callable[P, R]) -> Flow[P, R]: ...
+
+
+@overload
+def flow(
+    *,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+    version: Optional[str] = None,
+    task_runner: Union[TaskRunner, type, str, None] = None,
+    retries: Optional[int] = None,
+    retry_delay_seconds: Union[float, int, list[float], None] = None,
+    retry_jitter_factor: Optional[float] = None,
+    timeout_seconds: Optional[float] = None,
+    log_prints: bool = False,
+    validate_parameters: bool = True,
+    persist_result: Optional[bool] = None,
+) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
+
+
+def flow(__fn: Any = None, **options: Any) -> Any:
+    """Make a function a flow. Use bare (``@flow``) or with options (``@flow(name="etl", retries=1)``)."""
+    if __fn is not None:
+        return Flow(__fn, **options)
+    return lambda fn: Flow(fn, **options)

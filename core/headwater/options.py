@@ -1,0 +1,59 @@
+"""Checks of the options of ``@flow`` and ``@task``: each error names the option, the value and the fix."""
+
+from __future__ import annotations
+
+import numbers
+from typing import Any, Iterable, Optional
+
+from .exceptions import ConfigurationError
+
+__all__ = ["check_tags", "check_retries", "check_timeout", "check_callable"]
+
+
+def check_tags(tags: Optional[Iterable[str]], owner: str) -> tuple[str, ...]:
+    if tags is None:
+        return ()
+    if isinstance(tags, str):
+        raise ConfigurationError(f"{owner}: tags={tags!r} must be a list of strings, for example tags=[{tags!r}].")
+    result = tuple(tags)
+    for tag in result:
+        if not isinstance(tag, str) or not tag:
+            raise ConfigurationError(f"{owner}: tags={list(result)!r} must hold non-empty strings; {tag!r} is not one.")
+    return tuple(dict.fromkeys(result))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def check_retries(retries: Any, delay: Any, jitter: Any, owner: str) -> tuple[int, Any, Optional[float]]:
+    if retries is None:
+        retries = 0
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise ConfigurationError(f"{owner}: retries={retries!r} must be a whole number of 0 or more.")
+    if delay is None:
+        delay = 0
+    if isinstance(delay, (list, tuple)):
+        if not all(_is_number(d) and d >= 0 for d in delay):
+            raise ConfigurationError(f"{owner}: retry_delay_seconds={delay!r} must hold numbers of seconds, 0 or more.")
+        delay = list(delay)
+    elif not _is_number(delay) or delay < 0:
+        raise ConfigurationError(
+            f"{owner}: retry_delay_seconds={delay!r} must be a number of seconds (0 or more) or a list of them, one per retry."
+        )
+    if jitter is not None and (not _is_number(jitter) or jitter < 0):
+        raise ConfigurationError(f"{owner}: retry_jitter_factor={jitter!r} must be a number of 0 or more (0.5 spreads delays by ±50%).")
+    return retries, delay, jitter
+
+
+def check_timeout(timeout: Any, owner: str) -> Optional[float]:
+    if timeout is None:
+        return None
+    if not _is_number(timeout) or timeout <= 0:
+        raise ConfigurationError(f"{owner}: timeout_seconds={timeout!r} must be a number of seconds greater than 0, or None.")
+    return float(timeout)
+
+
+def check_callable(fn: Any, option: str, owner: str) -> None:
+    if not callable(fn):
+        raise ConfigurationError(f"{owner}: {option}={fn!r} is not callable; pass a function.")

@@ -1,0 +1,152 @@
+"""Orchestration: every state change of a run is a proposal that passes through a policy.
+
+A policy is an ordered chain of :class:`OrchestrationRule` objects registered by
+plugins. Each rule declares the transitions it governs (the kinds of run and the
+state types it moves from and to) and, before the change, may
+
+* accept it (do nothing),
+* replace the proposed state with another (``ctx.replace``), as the retry rule
+  turns Failed into AwaitingRetry and the cache rule turns Running into Cached,
+* or delay it (``ctx.delay``): the run waits and proposes again.
+
+Once the chain has decided, the state is committed: the run's fields are
+updated, the store records it, the rules' ``after_transition`` run, and any
+event hook listeners are told. This is Prefect's server-side orchestration,
+done in the flow's own process.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import logging
+from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional
+
+from .states import State, StateType
+
+if TYPE_CHECKING:
+    from .runs import FlowRun, TaskRun
+    from .stores import Store
+
+__all__ = ["OrchestrationRule", "TransitionContext", "Policy", "ANY_STATE"]
+
+logger = logging.getLogger("headwater.orchestration")
+
+ANY_STATE: frozenset[Optional[StateType]] = frozenset([None, *StateType])
+
+
+class TransitionContext:
+    """What a rule sees of one proposed state change, and how it answers."""
+
+    __slots__ = ("run", "subject", "store", "initial_state", "proposed_state", "delay_seconds", "reason", "validated_state")
+
+    def __init__(self, run: FlowRun | TaskRun, subject: Any, store: Store, proposed_state: State) -> None:
+        self.run = run
+        #: The Task or Flow being run; its options (retries, cache_expiration, ...) drive the rules.
+        self.subject = subject
+        self.store = store
+        self.initial_state: Optional[State] = run.state
+        self.proposed_state = proposed_state
+        self.delay_seconds: Optional[float] = None
+        self.reason: Optional[str] = None
+
+    @property
+    def kind(self) -> str:
+        """``"flow"`` or ``"task"``."""
+        return self.run.kind
+
+    @property
+    def initial_type(self) -> Optional[StateType]:
+        return self.initial_state.type if self.initial_state is not None else None
+
+    def replace(self, state: State, reason: Optional[str] = None) -> None:
+        """Make ``state`` the run's next state instead of the proposed one."""
+        self.proposed_state = state
+        self.reason = reason
+
+    def delay(self, seconds: float, reason: str) -> None:
+        """Refuse the change for now: the run waits ``seconds`` and proposes it again."""
+        self.delay_seconds = max(0.0, float(seconds))
+        self.reason = reason
+
+
+class OrchestrationRule:
+    """A rule of the orchestration policy. Subclass it, set what it governs, override the hooks.
+
+    ``applies_to`` is a set of run kinds (``"flow"``, ``"task"``); ``from_states``
+    and ``to_states`` are sets of :class:`StateType` (``None`` in ``from_states``
+    stands for a run that has no state yet).
+    """
+
+    name: ClassVar[str] = ""
+    applies_to: ClassVar[frozenset[str]] = frozenset({"flow", "task"})
+    from_states: ClassVar[frozenset[Optional[StateType]]] = ANY_STATE
+    to_states: ClassVar[frozenset[Optional[StateType]]] = ANY_STATE
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.__dict__.get("name"):
+            cls.name = cls.__name__
+
+    def governs(self, kind: str, from_type: Optional[StateType], to_type: StateType) -> bool:
+        return kind in self.applies_to and from_type in self.from_states and to_type in self.to_states
+
+    def before_transition(self, ctx: TransitionContext) -> None:
+        """Look at ``ctx.proposed_state``; call ``ctx.replace`` or ``ctx.delay`` to change the outcome."""
+
+    def after_transition(self, ctx: TransitionContext) -> None:
+        """Act on a committed change (``ctx.proposed_state`` is now the run's state)."""
+
+    def __repr__(self) -> str:
+        return f"<rule {self.name}>"
+
+
+class Policy:
+    """An ordered chain of rules, and the one place where a run's state changes."""
+
+    def __init__(self, rules: Iterable[OrchestrationRule]) -> None:
+        self.rules = tuple(rules)
+
+    def _governing(self, ctx: TransitionContext) -> Iterable[OrchestrationRule]:
+        kind, from_type = ctx.kind, ctx.initial_type
+        for rule in self.rules:
+            if rule.governs(kind, from_type, ctx.proposed_state.type):
+                yield rule
+
+    def propose(self, ctx: TransitionContext) -> Optional[State]:
+        """Run the chain on a proposal; commit and return the resulting state, or ``None`` if delayed."""
+        for rule in self._governing(ctx):
+            try:
+                rule.before_transition(ctx)
+            except Exception:
+                logger.exception("Orchestration rule %r raised; the proposal goes on without it.", rule.name)
+            if ctx.delay_seconds is not None:
+                return None
+        state = ctx.proposed_state
+        _commit(ctx.run, state)
+        ctx.store.record_state(ctx.run, state)
+        for rule in self._governing(ctx):
+            try:
+                rule.after_transition(ctx)
+            except Exception:
+                logger.exception("Orchestration rule %r raised after a transition; the state stands.", rule.name)
+        return state
+
+
+def _commit(run: FlowRun | TaskRun, state: State) -> None:
+    """The bookkeeping every accepted state change does to its run."""
+    if state.type is StateType.RUNNING:
+        run.run_count += 1
+        if run.start_time is None:
+            run.start_time = state.timestamp
+    elif state.type in (StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED):
+        run.end_time = state.timestamp
+        if run.start_time is None and state.type is StateType.COMPLETED:
+            # A cached run never ran; its span is the moment it was resolved.
+            run.start_time = state.timestamp
+    run.state = state
+
+
+def seconds_until(moment: Optional[_dt.datetime]) -> float:
+    if moment is None:
+        return 0.0
+    return max(0.0, (moment - _dt.datetime.now(_dt.timezone.utc)).total_seconds())

@@ -1,0 +1,90 @@
+"""How results and parameters become bytes and text.
+
+A persisted result is JSON when the value is plain JSON data that comes back
+equal (so payloads stay readable by people and other tools), and cloudpickle
+otherwise. The first byte of a payload says which.
+
+Results are only ever deserialized from headwater's own result store: a
+cloudpickle payload can run code when loaded, so the store must be trusted.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .exceptions import ResultSerializationError
+
+__all__ = ["dumps_result", "loads_result", "load_result", "storage_key_for", "jsonable"]
+
+_JSON = b"J"
+_PICKLE = b"P"
+_MAX_REPR = 1000
+
+
+def _is_plain_json(value: Any, depth: int = 0) -> bool:
+    if depth > 50:
+        return False
+    kind = type(value)
+    if kind in (str, int, bool) or value is None:
+        return True
+    if kind is float:
+        return value == value and value not in (float("inf"), float("-inf"))
+    if kind is list:
+        return all(_is_plain_json(item, depth + 1) for item in value)
+    if kind is dict:
+        return all(type(key) is str and _is_plain_json(item, depth + 1) for key, item in value.items())
+    return False
+
+
+def dumps_result(value: Any, *, owner: str = "result") -> bytes:
+    """Serialize a result; ``owner`` names the task or flow in the error if it cannot be done."""
+    if _is_plain_json(value):
+        return _JSON + json.dumps(value, separators=(",", ":")).encode()
+    import cloudpickle
+
+    try:
+        return _PICKLE + cloudpickle.dumps(value)
+    except Exception as exc:
+        raise ResultSerializationError(
+            f"The result of {owner} (a {type(value).__module__}.{type(value).__qualname__}) cannot be "
+            f"serialized with JSON or cloudpickle: {exc}. Return a picklable value, or set "
+            "persist_result=False and do not cache this task."
+        ) from exc
+
+
+def loads_result(payload: bytes) -> Any:
+    marker, body = payload[:1], payload[1:]
+    if marker == _JSON:
+        return json.loads(body)
+    if marker == _PICKLE:
+        import cloudpickle
+
+        return cloudpickle.loads(body)
+    raise ValueError(f"not a headwater result payload (starts with {payload[:8]!r})")
+
+
+def load_result(storage_key: str) -> Any:
+    """Read a persisted result from the current store."""
+    from .stores import get_store
+
+    return loads_result(get_store().read_result(storage_key))
+
+
+def storage_key_for(run_id: str) -> str:
+    """The storage key of a run's result: a hex digest, so it is always a safe file name."""
+    return hashlib.sha256(run_id.encode()).hexdigest()
+
+
+def jsonable(value: Any, depth: int = 0) -> Any:
+    """A JSON-safe picture of a value for run records: the value itself where it is plain, else its repr."""
+    if _is_plain_json(value):
+        return value
+    if depth < 4:
+        if isinstance(value, (list, tuple, set, frozenset)):
+            return [jsonable(item, depth + 1) for item in value]
+        if isinstance(value, dict):
+            return {str(key): jsonable(item, depth + 1) for key, item in value.items()}
+    text = repr(value)
+    return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."

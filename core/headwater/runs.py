@@ -1,0 +1,81 @@
+"""The runs headwater is executing in this process: plain objects the engines update.
+
+The store records them (see :mod:`headwater.stores`); what the client reads back
+are the pydantic records in :mod:`headwater.records`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import uuid
+from typing import Any
+
+from .states import State
+
+__all__ = ["FlowRun", "TaskRun"]
+
+
+class _Run:
+    __slots__ = ("id", "name", "state", "parameters", "tags", "start_time", "end_time", "run_count", "created")
+    kind: str = ""
+
+    def __init__(self, name: str, parameters: dict[str, Any], tags: tuple[str, ...]) -> None:
+        self.id = str(uuid.uuid4())
+        self.name = name
+        self.state: State | None = None
+        self.parameters = parameters
+        self.tags = tags
+        self.start_time: _dt.datetime | None = None
+        self.end_time: _dt.datetime | None = None
+        self.run_count = 0
+        self.created = _dt.datetime.now(_dt.timezone.utc)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(name={self.name!r}, id={self.id!r}, state={self.state!r})"
+
+
+class FlowRun(_Run):
+    """A run of a flow: one call of a ``@flow`` function, retries included."""
+
+    __slots__ = ("flow_name", "flow_version", "parent_task_run_id", "parent_flow_run_id")
+    kind = "flow"
+
+    def __init__(
+        self,
+        name: str,
+        flow_name: str,
+        flow_version: str | None,
+        parameters: dict[str, Any],
+        tags: tuple[str, ...] = (),
+        parent_flow_run_id: str | None = None,
+        parent_task_run_id: str | None = None,
+    ) -> None:
+        super().__init__(name, parameters, tags)
+        self.flow_name = flow_name
+        self.flow_version = flow_version
+        self.parent_flow_run_id = parent_flow_run_id
+        self.parent_task_run_id = parent_task_run_id
+
+
+class TaskRun(_Run):
+    """A run of a task: one call or submission of a ``@task`` function, retries included."""
+
+    __slots__ = ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key")
+    kind = "task"
+
+    def __init__(
+        self,
+        name: str,
+        task_name: str,
+        task_key: str,
+        flow_run_id: str | None,
+        parameters: dict[str, Any],
+        tags: tuple[str, ...] = (),
+        dynamic_key: int = 0,
+    ) -> None:
+        super().__init__(name, parameters, tags)
+        self.task_name = task_name
+        self.task_key = task_key
+        self.flow_run_id = flow_run_id
+        self.cache_key: str | None = None
+        self.dynamic_key = dynamic_key

@@ -1,0 +1,224 @@
+"""The state vocabulary of flow runs and task runs.
+
+A state has a *type* (one of a small closed set, :class:`StateType`) and a
+*name*. Most states are named after their type; a few named sub-states refine
+one (``Cached`` is a COMPLETED state, ``AwaitingRetry`` a SCHEDULED one). Code
+that needs to know what a state means looks at its type; the name is for people.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import enum
+from typing import Any
+
+__all__ = [
+    "StateType",
+    "State",
+    "TERMINAL_TYPES",
+    "Scheduled",
+    "Pending",
+    "Running",
+    "Completed",
+    "Failed",
+    "Crashed",
+    "Cancelled",
+    "Cached",
+    "AwaitingRetry",
+    "Retrying",
+    "TimedOut",
+    "UpstreamFailed",
+]
+
+
+class StateType(str, enum.Enum):
+    SCHEDULED = "SCHEDULED"
+    PENDING = "PENDING"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    CRASHED = "CRASHED"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+TERMINAL_TYPES = frozenset(
+    {StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED}
+)
+
+# Sub-state names, defined once: compare against these, never against bare strings.
+CACHED = "Cached"
+AWAITING_RETRY = "AwaitingRetry"
+RETRYING = "Retrying"
+TIMED_OUT = "TimedOut"
+UPSTREAM_FAILED = "UpstreamFailed"
+
+_UNSET: Any = object()
+
+
+def _now() -> _dt.datetime:
+    return _dt.datetime.now(_dt.timezone.utc)
+
+
+class State:
+    """One state of a run: what it is, when it began, and what it carries.
+
+    ``data`` is the run's return value for a COMPLETED state and the exception
+    for a FAILED or CRASHED one. A state read back from the store carries no
+    data, only ``storage_key`` when its result was persisted; ``result()``
+    loads it from the result store then.
+    """
+
+    __slots__ = ("type", "name", "message", "timestamp", "data", "storage_key", "scheduled_time")
+
+    def __init__(
+        self,
+        type: StateType,
+        name: str | None = None,
+        message: str | None = None,
+        *,
+        data: Any = _UNSET,
+        storage_key: str | None = None,
+        timestamp: _dt.datetime | None = None,
+        scheduled_time: _dt.datetime | None = None,
+    ) -> None:
+        self.type = type
+        self.name = name or type.value.title()
+        self.message = message
+        self.data = data
+        self.storage_key = storage_key
+        self.timestamp = timestamp or _now()
+        self.scheduled_time = scheduled_time
+
+    # -- what kind of state this is ------------------------------------------------
+    def is_scheduled(self) -> bool:
+        return self.type is StateType.SCHEDULED
+
+    def is_pending(self) -> bool:
+        return self.type is StateType.PENDING
+
+    def is_running(self) -> bool:
+        return self.type is StateType.RUNNING
+
+    def is_completed(self) -> bool:
+        return self.type is StateType.COMPLETED
+
+    def is_failed(self) -> bool:
+        return self.type is StateType.FAILED
+
+    def is_crashed(self) -> bool:
+        return self.type is StateType.CRASHED
+
+    def is_cancelled(self) -> bool:
+        return self.type is StateType.CANCELLED
+
+    def is_final(self) -> bool:
+        return self.type in TERMINAL_TYPES
+
+    # -- its result ----------------------------------------------------------------
+    def has_data(self) -> bool:
+        return self.data is not _UNSET
+
+    def result(self, raise_on_failure: bool = True) -> Any:
+        """The run's return value; for a failed run, raise its exception.
+
+        With ``raise_on_failure=False`` a failed state returns the exception
+        instead of raising it.
+        """
+        if self.type in (StateType.FAILED, StateType.CRASHED, StateType.CANCELLED):
+            exc = self.data if isinstance(self.data, BaseException) else None
+            if exc is None:
+                from .exceptions import RunFailed
+
+                exc = RunFailed(f"The run finished in state {self!r}.")
+            if raise_on_failure:
+                raise exc
+            return exc
+        if self.data is not _UNSET:
+            return self.data
+        if self.storage_key is not None:
+            from .results import load_result
+
+            self.data = load_result(self.storage_key)
+            return self.data
+        if self.type is StateType.COMPLETED:
+            from .exceptions import MissingResult
+
+            raise MissingResult(
+                f"State {self!r} has no result: it was not kept in memory and was not "
+                "persisted. Set persist_result=True on the task or flow to keep it."
+            )
+        from .exceptions import UnfinishedRun
+
+        raise UnfinishedRun(f"The run is in state {self!r}, which has no result yet.")
+
+    # -- how it reads ----------------------------------------------------------------
+    def short(self) -> str:
+        """The form used in log lines: ``Completed()``, ``Failed('...')``, ``Cached(type=COMPLETED)``."""
+        parts = [repr(self.message)] if self.message else []
+        if self.name.upper() != self.type.value:
+            parts.append(f"type={self.type.value}")
+        return f"{self.name}({', '.join(parts)})"
+
+    def __repr__(self) -> str:
+        return f"{self.name}(message={self.message!r}, type={self.type.value})"
+
+    def copy(self, **changes: Any) -> State:
+        new = State.__new__(State)
+        for slot in State.__slots__:
+            setattr(new, slot, changes.get(slot, getattr(self, slot)))
+        return new
+
+
+# One constructor per state and sub-state.
+
+
+def Scheduled(message: str | None = None, *, scheduled_time: _dt.datetime | None = None, name: str | None = None) -> State:
+    return State(StateType.SCHEDULED, name, message, scheduled_time=scheduled_time or _now())
+
+
+def Pending(message: str | None = None, *, name: str | None = None) -> State:
+    return State(StateType.PENDING, name, message)
+
+
+def Running(message: str | None = None, *, name: str | None = None) -> State:
+    return State(StateType.RUNNING, name, message)
+
+
+def Completed(message: str | None = None, *, data: Any = _UNSET, storage_key: str | None = None, name: str | None = None) -> State:
+    return State(StateType.COMPLETED, name, message, data=data, storage_key=storage_key)
+
+
+def Failed(message: str | None = None, *, data: Any = _UNSET, name: str | None = None) -> State:
+    return State(StateType.FAILED, name, message, data=data)
+
+
+def Crashed(message: str | None = None, *, data: Any = _UNSET) -> State:
+    return State(StateType.CRASHED, None, message, data=data)
+
+
+def Cancelled(message: str | None = None, *, data: Any = _UNSET) -> State:
+    return State(StateType.CANCELLED, None, message, data=data)
+
+
+def Cached(message: str | None = None, *, data: Any = _UNSET, storage_key: str | None = None) -> State:
+    return State(StateType.COMPLETED, CACHED, message, data=data, storage_key=storage_key)
+
+
+def AwaitingRetry(message: str | None = None, *, scheduled_time: _dt.datetime | None = None) -> State:
+    return Scheduled(message, scheduled_time=scheduled_time, name=AWAITING_RETRY)
+
+
+def Retrying(message: str | None = None) -> State:
+    return State(StateType.RUNNING, RETRYING, message)
+
+
+def TimedOut(message: str | None = None, *, data: Any = _UNSET) -> State:
+    return State(StateType.FAILED, TIMED_OUT, message, data=data)
+
+
+def UpstreamFailed(message: str | None = None, *, data: Any = _UNSET) -> State:
+    """A task run that could not start because a run it depends on did not complete."""
+    return State(StateType.FAILED, UPSTREAM_FAILED, message, data=data)

@@ -1,0 +1,136 @@
+"""The store contract: where run records, states, cache entries and result payloads are kept.
+
+A store plugin subclasses :class:`Store` and registers the class through the
+``register_result_stores`` hook. The engines call its write methods from the
+flow's process, possibly from several threads at once; the read methods serve
+the client and the CLI. headwater opens one store per process and settings.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import datetime as _dt
+import threading
+from typing import TYPE_CHECKING, ClassVar, Optional
+
+if TYPE_CHECKING:
+    from .records import FlowRunRecord, StateRecord, TaskRunRecord
+    from .runs import FlowRun, TaskRun
+    from .settings import Settings
+    from .states import State
+
+__all__ = ["Store", "CacheEntry", "get_store", "close_stores"]
+
+
+@dataclasses.dataclass(frozen=True)
+class CacheEntry:
+    """A completed result filed under a cache key."""
+
+    key: str
+    storage_key: str
+    task_run_id: str
+    created: _dt.datetime
+    expiration: Optional[_dt.datetime] = None
+
+    def is_valid(self, now: _dt.datetime) -> bool:
+        return self.expiration is None or now < self.expiration
+
+
+class Store(abc.ABC):
+    """Records runs and states, files cache entries, and keeps result payloads."""
+
+    name: ClassVar[str]
+
+    @classmethod
+    @abc.abstractmethod
+    def from_settings(cls, settings: Settings) -> Store:
+        """Open the store the settings point at, creating it if needed.
+
+        Raise :class:`headwater.exceptions.StoreError` naming the path and the
+        setting to change when it cannot be opened.
+        """
+
+    # -- writes, from the engines ------------------------------------------------------
+    @abc.abstractmethod
+    def record_state(self, run: FlowRun | TaskRun, state: State) -> None:
+        """Append ``state`` to the run's history and save the run's fields as they are now.
+
+        May be buffered; a buffered write must be durable after :meth:`flush`
+        and readable by this process's own :meth:`read_cache_entry` at once.
+        """
+
+    @abc.abstractmethod
+    def write_cache_entry(self, entry: CacheEntry) -> None:
+        """File (or replace) the entry under ``entry.key``. Its payload is already written."""
+
+    @abc.abstractmethod
+    def read_cache_entry(self, key: str) -> Optional[CacheEntry]:
+        """The entry under ``key``, expired or not, or ``None``."""
+
+    @abc.abstractmethod
+    def write_result(self, storage_key: str, payload: bytes) -> None:
+        """Keep ``payload`` under ``storage_key``, atomically: never leave half of it readable."""
+
+    @abc.abstractmethod
+    def read_result(self, storage_key: str) -> bytes:
+        """The payload under ``storage_key``; raise ``KeyError`` when there is none."""
+
+    def flush(self) -> None:
+        """Make every write so far durable and visible to other processes."""
+
+    def close(self) -> None:
+        """Flush and release what the store holds open."""
+        self.flush()
+
+    # -- reads, for the client and the CLI ---------------------------------------------
+    @abc.abstractmethod
+    def read_flow_runs(self, flow_name: Optional[str] = None, limit: int = 100) -> list[FlowRunRecord]:
+        """Flow runs, newest first."""
+
+    @abc.abstractmethod
+    def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
+        """One flow run by id (or unique id prefix, or name), or ``None``."""
+
+    @abc.abstractmethod
+    def read_task_runs(self, flow_run_id: Optional[str] = None, limit: int = 10_000) -> list[TaskRunRecord]:
+        """Task runs of a flow run (or all of them), oldest first."""
+
+    @abc.abstractmethod
+    def read_state_history(self, run_id: str) -> list[StateRecord]:
+        """Every state a run went through, oldest first."""
+
+    @abc.abstractmethod
+    def clear_cache(self, key: Optional[str] = None, expired_only: bool = False) -> int:
+        """Delete cache entries (one key, the expired ones, or all); return how many."""
+
+
+_stores: dict[tuple[str, str, str], Store] = {}
+_stores_lock = threading.Lock()
+
+
+def get_store(settings: Optional[Settings] = None) -> Store:
+    """The store for the current settings, opened once per process."""
+    from .plugins import get_plugins
+    from .settings import get_settings
+
+    settings = settings or get_settings()
+    key = (settings.store, settings.resolved_database_url, str(settings.resolved_storage_path))
+    store = _stores.get(key)
+    if store is None:
+        with _stores_lock:
+            store = _stores.get(key)
+            if store is None:
+                store_class = get_plugins().store_class(settings.store)
+                store = store_class.from_settings(settings)
+                _stores[key] = store
+    return store
+
+
+def close_stores() -> None:
+    """Flush and close every store this process opened (also done at exit)."""
+    with _stores_lock:
+        stores = list(_stores.values())
+        _stores.clear()
+    for store in stores:
+        store.close()

@@ -1,0 +1,252 @@
+"""The life of a task run: :meth:`TaskRunEngine.steps` is its state machine (see :mod:`headwater.drivers`)."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Optional
+
+from .drivers import AWAIT_OTHERS, EXECUTE, Wait, drive_async, drive_sync
+from .engine import RunEngine
+from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_context, task_run_context
+from .exceptions import ResultSerializationError, UpstreamFailedError
+from .futures import HeadwaterFuture
+from .logs import RunLogger, print_to_logger, reset_print
+from .orchestration import seconds_until
+from .results import dumps_result, jsonable, storage_key_for
+from .runs import TaskRun
+from .states import Completed, Failed, Pending, Retrying, Running, State, StateType, UpstreamFailed
+from .timeouts import RunTimeout, sync_timeout
+
+if TYPE_CHECKING:
+    from .plugins import Plugins
+    from .stores import Store
+    from .tasks import Task
+
+__all__ = ["TaskRunEngine", "TaskCall", "SubmittedRun"]
+
+task_logger = logging.getLogger("headwater.task_runs")
+
+
+def _visit_futures(value: Any, found: list[HeadwaterFuture], depth: int = 0) -> None:
+    if isinstance(value, HeadwaterFuture):
+        found.append(value)
+    elif depth < 3 and isinstance(value, (list, tuple, set, frozenset)):
+        for item in value:
+            _visit_futures(item, found, depth + 1)
+    elif depth < 3 and isinstance(value, dict):
+        for item in value.values():
+            _visit_futures(item, found, depth + 1)
+
+
+def _resolve(value: Any, depth: int = 0) -> Any:
+    if isinstance(value, HeadwaterFuture):
+        return value.state.result()
+    if depth < 3 and isinstance(value, (list, tuple, set, frozenset)):
+        return type(value)(_resolve(item, depth + 1) for item in value)
+    if depth < 3 and isinstance(value, dict):
+        return {key: _resolve(item, depth + 1) for key, item in value.items()}
+    return value
+
+
+class TaskCall:
+    """What a runner executes: the task's function and its arguments, upstream values filled in."""
+
+    __slots__ = ("task", "fn", "kwargs", "context", "timeout_seconds")
+
+    def __init__(self, task: Task, kwargs: dict[str, Any], context: TaskRunContext, timeout_seconds: Optional[float]) -> None:
+        self.task = task
+        self.fn = task.fn
+        self.kwargs = kwargs
+        self.context = context
+        self.timeout_seconds = timeout_seconds
+
+    @property
+    def is_async(self) -> bool:
+        return self.task.is_async
+
+    def _enter(self) -> tuple[Any, Any, Any]:
+        ctx = self.context
+        print_token = print_to_logger(ctx.logger) if self.task.log_prints else None
+        return task_run_context.set(ctx), print_token, None
+
+    def _exit(self, tokens: tuple[Any, Any, Any]) -> None:
+        task_token, print_token, _ = tokens
+        if print_token is not None:
+            reset_print(print_token)
+        task_run_context.reset(task_token)
+
+    def run_sync(self) -> Any:
+        """Call the function here, with the run's context (``get_run_logger``, ``log_prints``, timeout)."""
+        tokens = self._enter()
+        try:
+            if self.timeout_seconds is None:
+                return self.fn(**self.kwargs)
+            with sync_timeout(self.timeout_seconds):
+                return self.fn(**self.kwargs)
+        finally:
+            self._exit(tokens)
+
+    async def run_async(self) -> Any:
+        tokens = self._enter()
+        try:
+            if self.timeout_seconds is None:
+                return await self.fn(**self.kwargs)
+            import anyio
+
+            try:
+                with anyio.fail_after(self.timeout_seconds):
+                    return await self.fn(**self.kwargs)
+            except TimeoutError:
+                raise RunTimeout(self.timeout_seconds) from None
+        finally:
+            self._exit(tokens)
+
+
+class TaskRunEngine(RunEngine):
+    """The orchestration of one task run."""
+
+    def __init__(
+        self,
+        task: Task,
+        parameters: dict[str, Any],
+        flow_ctx: Optional[FlowRunContext],
+        store: Store,
+        plugins: Plugins,
+        wait_for: Optional[list[HeadwaterFuture]] = None,
+    ) -> None:
+        self.task = self.subject = task
+        self.parameters = parameters
+        self.flow_ctx = flow_ctx
+        self.store = store
+        self.policy = plugins.policy
+        self.listener = plugins.task_state_listener
+        self.upstream: list[HeadwaterFuture] = list(wait_for or ())
+        for value in parameters.values():
+            _visit_futures(value, self.upstream)
+        dynamic_key = flow_ctx.next_dynamic_key(task.task_key) if flow_ctx is not None else 0
+        tags = task.tags + current_tags() if current_tags() else task.tags
+        self.run = TaskRun(
+            name=f"{task.name}-{task.task_key[:8]}-{dynamic_key}",
+            task_name=task.name,
+            task_key=task.task_key,
+            flow_run_id=flow_ctx.flow_run.id if flow_ctx is not None else None,
+            parameters=parameters,
+            tags=tags,
+            dynamic_key=dynamic_key,
+        )
+        self.logger = RunLogger(task_logger, f"Task run '{self.run.name}'", self.run.id)
+        self.context = TaskRunContext(task, self.run, flow_ctx.flow_run if flow_ctx is not None else None, self.logger)
+
+    def begin(self) -> None:
+        """Record the run as Pending: done at once, on the caller's thread, so a future has an id and a record."""
+        self.run.parameters = {name: jsonable(value) for name, value in self.parameters.items()} if self.parameters else {}
+        if self.flow_ctx is not None:
+            self.flow_ctx.logger.info("Created task run '%s' for task '%s'", self.run.name, self.task.name)
+        self._begin_pending(Pending())
+
+    # -- the state machine --------------------------------------------------------------------
+    def steps(self) -> Generator[Any, Any, State]:
+        if self.upstream:
+            yield AWAIT_OTHERS
+            broken = [f for f in self.upstream if not f.state.is_completed()]
+            if broken:
+                first = broken[0]
+                message = f"Upstream task run '{first.task_run.name}' finished in state {first.state.short()}."
+                state = yield from self._propose(UpstreamFailed(message, data=UpstreamFailedError(message)))
+                return self._finished(state, None)
+            self.parameters = {name: _resolve(value) for name, value in self.parameters.items()}
+
+        self.run.cache_key = self._cache_key()
+        error: Optional[BaseException] = None
+        state = yield from self._propose(Running())
+        while state.type is StateType.RUNNING:
+            value, error = yield EXECUTE
+            if error is None:
+                state = yield from self._propose(self._completed(value))
+            else:
+                state = yield from self._propose(self._failed(error))
+            if state.type is StateType.SCHEDULED:
+                self._log_retry(state)
+                yield Wait(seconds_until(state.scheduled_time))
+                state = yield from self._propose(Retrying())
+        return self._finished(state, error)
+
+    def wait_for_upstream(self) -> None:
+        concurrent.futures.wait([f._future for f in self.upstream])
+
+    async def wait_for_upstream_async(self) -> None:
+        await asyncio.gather(*(asyncio.wrap_future(f._future) for f in self.upstream), return_exceptions=True)
+
+    def call(self) -> TaskCall:
+        return TaskCall(self.task, self.parameters, self.context, self.task.timeout_seconds)
+
+    def _cache_key(self) -> Optional[str]:
+        key_fn = self.task.cache_key_fn
+        if key_fn is None:
+            return None
+        try:
+            key = key_fn(self.context, self.parameters)
+        except Exception as exc:
+            self.logger.warning(
+                "The cache_key_fn of task '%s' raised %s: %s; the task runs without a cache.",
+                self.task.name, type(exc).__name__, exc,
+            )
+            return None
+        return None if key is None else str(key)
+
+    def _completed(self, value: Any) -> State:
+        persist = self.task.persist_result
+        if persist is None:
+            persist = self.run.cache_key is not None
+        if not persist:
+            return Completed(data=value)
+        storage_key = storage_key_for(self.run.id)
+        try:
+            self.store.write_result(storage_key, dumps_result(value, owner=f"task '{self.task.name}'"))
+        except ResultSerializationError as exc:
+            self.logger.error("%s", exc)
+            return Failed(str(exc), data=exc)
+        return Completed(data=value, storage_key=storage_key)
+
+class SubmittedRun:
+    """A task run handed to a runner: it can be driven here (``run_sync``) or as a coroutine (``run_async``)."""
+
+    __slots__ = ("engine",)
+
+    def __init__(self, engine: TaskRunEngine) -> None:
+        self.engine = engine
+
+    @property
+    def task_run(self) -> TaskRun:
+        return self.engine.run
+
+    @property
+    def task(self) -> Task:
+        return self.engine.task
+
+    def run_sync(self) -> State:
+        """Drive the run to its end on this thread, calling the function here."""
+        engine = self.engine
+        return drive_sync(engine.steps(), lambda: engine.call().run_sync(), engine.wait_for_upstream)
+
+    async def run_async(self, execute: Callable[[TaskCall], Awaitable[Any]]) -> State:
+        """Drive the run as a coroutine; ``execute`` calls the function wherever the runner chooses."""
+        engine = self.engine
+        return await drive_async(engine.steps(), lambda: execute(engine.call()), engine.wait_for_upstream_async)
+
+
+def run_task_now(engine: TaskRunEngine) -> State:
+    """A direct call: begin and drive the run on this thread."""
+    engine.begin()
+    return SubmittedRun(engine).run_sync()
+
+
+def submit_task(engine: TaskRunEngine, flow_ctx: FlowRunContext) -> HeadwaterFuture:
+    engine.begin()
+    runner = flow_ctx.task_runner
+    assert runner is not None
+    future = HeadwaterFuture(engine.run, runner.submit(SubmittedRun(engine)))
+    flow_ctx.futures.append(future)
+    return future

@@ -1,0 +1,239 @@
+"""``@task``: a function whose calls are orchestrated and recorded as task runs."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import functools
+import hashlib
+import inspect
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Optional, ParamSpec, TypeVar, Union, overload
+
+from .context import flow_run_context
+from .defaults.cache_keys import task_input_hash
+from .exceptions import ConfigurationError, HeadwaterError
+from .options import check_callable, check_retries, check_tags, check_timeout
+
+if TYPE_CHECKING:
+    from .futures import HeadwaterFuture
+    from .states import State
+
+__all__ = ["Task", "task", "task_input_hash"]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...]]
+
+
+class Task(Generic[P, R]):
+    """A task: call it inside a flow to run it now, ``.submit()`` it to the flow's task runner, or ``.map()`` it."""
+
+    def __init__(
+        self,
+        fn: Callable[P, R],
+        name: Optional[str] = None,
+        description: Optional[str] = None,
+        tags: Optional[Iterable[str]] = None,
+        version: Optional[str] = None,
+        retries: int = 0,
+        retry_delay_seconds: RetryDelay = 0,
+        retry_jitter_factor: Optional[float] = None,
+        cache_key_fn: Union[Callable[..., Any], str, None] = None,
+        cache_expiration: Optional[_dt.timedelta] = None,
+        refresh_cache: bool = False,
+        timeout_seconds: Optional[float] = None,
+        persist_result: Optional[bool] = None,
+        log_prints: bool = False,
+    ) -> None:
+        if not callable(fn):
+            raise TypeError(f"@task decorates a function; got {fn!r}")
+        self.fn = fn
+        self.name = name or fn.__name__
+        self.description = description if description is not None else inspect.getdoc(fn)
+        self.tags = check_tags(tags, owner=f"task {self.name!r}")
+        self.version = version
+        self.retries, self.retry_delay_seconds, self.retry_jitter_factor = check_retries(
+            retries, retry_delay_seconds, retry_jitter_factor, owner=f"task {self.name!r}"
+        )
+        if cache_key_fn is not None and not isinstance(cache_key_fn, str):
+            check_callable(cache_key_fn, "cache_key_fn", owner=f"task {self.name!r}")
+        self._cache_key_fn = cache_key_fn
+        if cache_expiration is not None and not isinstance(cache_expiration, _dt.timedelta):
+            raise ConfigurationError(
+                f"task {self.name!r}: cache_expiration={cache_expiration!r} must be a datetime.timedelta, "
+                "for example timedelta(minutes=1)."
+            )
+        self.cache_expiration = cache_expiration
+        self.refresh_cache = bool(refresh_cache)
+        self.timeout_seconds = check_timeout(timeout_seconds, owner=f"task {self.name!r}")
+        self.persist_result = persist_result
+        self.log_prints = log_prints
+        self.is_async = inspect.iscoroutinefunction(fn)
+        self._signature = inspect.signature(fn)
+        # A short stable key for the task's code location: the same in every process.
+        qualname = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', self.name)}"
+        self.task_key = hashlib.sha256(qualname.encode()).hexdigest()[:16]
+        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+
+    @property
+    def cache_key_fn(self) -> Optional[Callable[..., Any]]:
+        key_fn = self._cache_key_fn
+        if isinstance(key_fn, str):
+            from .plugins import get_plugins
+
+            found = get_plugins().cache_key_functions.get(key_fn)
+            if found is None:
+                names = ", ".join(sorted(get_plugins().cache_key_functions.names()))
+                raise ConfigurationError(
+                    f"task {self.name!r}: cache_key_fn={key_fn!r} names no registered cache-key function; registered: {names}."
+                )
+            self._cache_key_fn = key_fn = found
+        return key_fn
+
+    def with_options(self, **changes: Any) -> Task[P, R]:
+        """A copy of this task with some options changed."""
+        options = dict(
+            name=self.name, description=self.description, tags=self.tags, version=self.version,
+            retries=self.retries, retry_delay_seconds=self.retry_delay_seconds,
+            retry_jitter_factor=self.retry_jitter_factor, cache_key_fn=self._cache_key_fn,
+            cache_expiration=self.cache_expiration, refresh_cache=self.refresh_cache,
+            timeout_seconds=self.timeout_seconds, persist_result=self.persist_result, log_prints=self.log_prints,
+        )
+        unknown = set(changes) - set(options)
+        if unknown:
+            raise TypeError(f"with_options() got unknown options: {', '.join(sorted(unknown))}")
+        options.update(changes)
+        return Task(self.fn, **options)
+
+    # -- running -------------------------------------------------------------------------------
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        try:
+            bound = self._signature.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise TypeError(f"task {self.name!r}: {exc}") from None
+        bound.apply_defaults()
+        return bound.arguments
+
+    def _engine(self, parameters: dict[str, Any], wait_for: Optional[list[Any]] = None) -> Any:
+        from .task_engine import TaskRunEngine
+
+        flow_ctx = flow_run_context.get()
+        if flow_ctx is not None:
+            return TaskRunEngine(self, parameters, flow_ctx, flow_ctx.store, flow_ctx.plugins, wait_for)
+        from .environment import standalone_environment
+
+        store, plugins = standalone_environment()
+        return TaskRunEngine(self, parameters, None, store, plugins, wait_for)
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        return self._call(self.bind(args, kwargs), return_state=False)
+
+    def _call(self, parameters: dict[str, Any], return_state: bool) -> Any:
+        from .task_engine import SubmittedRun, run_task_now
+
+        engine = self._engine(parameters)
+        if self.is_async:
+            async def run() -> Any:
+                engine.begin()
+                state = await SubmittedRun(engine).run_async(lambda call: call.run_async())
+                return state if return_state else state.result()
+
+            return run()
+        state = run_task_now(engine)
+        return state if return_state else state.result()
+
+    def call_with_state(self, *args: Any, **kwargs: Any) -> State:
+        """Call the task now and return its final state instead of its value."""
+        return self._call(self.bind(args, kwargs), return_state=True)
+
+    def submit(self, *args: P.args, **kwargs: P.kwargs) -> HeadwaterFuture[R]:
+        """Hand a run of this task to the flow's task runner; return its future at once.
+
+        ``wait_for=[future, ...]`` makes the run wait for other runs it takes no value from.
+        """
+        from .task_engine import submit_task
+
+        wait_for = kwargs.pop("wait_for", None)  # type: ignore[misc]
+        flow_ctx = flow_run_context.get()
+        if flow_ctx is None or flow_ctx.task_runner is None:
+            raise HeadwaterError(
+                f"task {self.name!r}: .submit() needs a running flow and its task runner; call it inside a @flow "
+                "function, or call the task directly."
+            )
+        return submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
+
+    def map(self, *args: Any, **kwargs: Any) -> list[HeadwaterFuture[R]]:
+        """Submit one run per element of the iterable arguments; other arguments go to every run.
+
+        Wrap an iterable in ``unmapped(...)`` to pass it whole to every run.
+        """
+        parameters = self.bind(args, kwargs)
+        mapped = {name: list(value) for name, value in parameters.items() if _is_mappable(value)}
+        if not mapped:
+            raise TypeError(f"task {self.name!r}: .map() needs at least one iterable argument")
+        lengths = {name: len(values) for name, values in mapped.items()}
+        if len(set(lengths.values())) > 1:
+            raise ValueError(
+                f"task {self.name!r}: .map() got iterables of different lengths: "
+                + ", ".join(f"{name}={n}" for name, n in lengths.items())
+            )
+        size = next(iter(lengths.values()))
+        static = {name: (value.value if isinstance(value, unmapped) else value) for name, value in parameters.items() if name not in mapped}
+        return [
+            self.submit(**{**static, **{name: values[i] for name, values in mapped.items()}})  # type: ignore[arg-type]
+            for i in range(size)
+        ]
+
+    def __repr__(self) -> str:
+        return f"Task(name={self.name!r})"
+
+
+class unmapped:
+    """Pass an iterable whole to every run of ``Task.map``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+
+def _is_mappable(value: Any) -> bool:
+    if isinstance(value, (str, bytes, dict, unmapped)):
+        return False
+    from .futures import HeadwaterFuture
+
+    if isinstance(value, HeadwaterFuture):
+        return False
+    try:
+        iter(value)
+    except TypeError:
+        return False
+    return True
+
+
+@overload
+def task(__fn: Callable[P, R]) -> Task[P, R]: ...
+
+
+@overload
+def task(
+    *,
+    name: Optional[str] = None,
+    description: Optional[str] = None,
+    tags: Optional[Iterable[str]] = None,
+    version: Optional[str] = None,
+    retries: int = 0,
+    retry_delay_seconds: RetryDelay = 0,
+    retry_jitter_factor: Optional[float] = None,
+    cache_key_fn: Union[Callable[..., Any], str, None] = None,
+    cache_expiration: Optional[_dt.timedelta] = None,
+    refresh_cache: bool = False,
+    timeout_seconds: Optional[float] = None,
+    persist_result: Optional[bool] = None,
+    log_prints: bool = False,
+) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+
+def task(__fn: Any = None, **options: Any) -> Any:
+    """Make a function a task. Use bare (``@task``) or with options (``@task(retries=2)``)."""
+    if __fn is not None:
+        return Task(__fn, **options)
+    return lambda fn: Task(fn, **options)

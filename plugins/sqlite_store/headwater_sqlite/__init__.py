@@ -1,0 +1,14 @@
+"""headwater's default store: run records in SQLite (through SQLAlchemy), result payloads in files.
+
+A plugin like any other: found through the ``headwater`` entry-point group and
+registered with the ``register_result_stores`` hook.
+"""
+
+from headwater.hookspecs import hookimpl
+
+
+@hookimpl
+def register_result_stores(register):
+    from .store import SQLiteStore
+
+    register(SQLiteStore)

@@ -1,0 +1,400 @@
+"""The SQLite store.
+
+Writes from the engines are queued and committed by one writer thread, in
+batches: a flow of ten thousand tasks costs a few hundred transactions, not
+thirty thousand. ``flush()`` waits until everything queued so far is committed;
+a top-level flow run flushes before it returns, and the process flushes at exit.
+
+Several processes may share one database: the database runs in WAL mode (readers
+never wait for the writer), every write transaction starts with ``BEGIN
+IMMEDIATE`` (so two writers queue on the lock instead of failing half-way), and
+a busy timeout lets a writer wait its turn rather than raise 'database is locked'.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as _dt
+import json
+import logging
+import os
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any, Optional
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from headwater.exceptions import StoreError
+from headwater.records import FlowRunRecord, StateRecord, TaskRunRecord
+from headwater.stores import CacheEntry, Store
+
+from . import schema
+from .files import PayloadFiles
+
+logger = logging.getLogger("headwater.store")
+
+BUSY_TIMEOUT_SECONDS = 60.0
+
+
+def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
+    return moment.isoformat() if moment is not None else None
+
+
+def _from_iso(text: Optional[str]) -> Optional[_dt.datetime]:
+    return _dt.datetime.fromisoformat(text) if text else None
+
+
+def _open_folder(path: Path, setting: str) -> None:
+    try:
+        path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the folder {path} ({exc.strerror}). Set {setting} to a folder you can write to."
+        ) from None
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise StoreError(f"The folder {path} is not writable. Set {setting} to a folder you can write to.")
+
+
+def _make_engine(url: str, immediate: bool) -> sa.Engine:
+    engine = sa.create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False})
+
+    @sa.event.listens_for(engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Manage transactions ourselves (pysqlite's own would begin them too late to be IMMEDIATE).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def on_begin(connection: sa.Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class _Writer:
+    """One thread that commits queued writes in batches."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
+        self.cond = threading.Condition()
+        self.enqueued = 0
+        self.written = 0
+        self.error: Optional[BaseException] = None
+        self.closed = False
+        self.thread: Optional[threading.Thread] = None
+
+    def put(self, item: tuple[str, Any, Any]) -> None:
+        with self.cond:
+            self.queue.append(item)
+            self.enqueued += 1
+            if self.thread is None:
+                self.thread = threading.Thread(target=self._loop, name="headwater-store-writer", daemon=True)
+                self.thread.start()
+            self.cond.notify_all()
+
+    def flush(self) -> None:
+        with self.cond:
+            target = self.enqueued
+            self.cond.notify_all()
+            while self.written < target and self.thread is not None and self.thread.is_alive():
+                self.cond.wait(0.5)
+            if self.error is not None:
+                error, self.error = self.error, None
+                raise StoreError(f"headwater could not write run records to the database: {error}") from error
+
+    def close(self) -> None:
+        self.flush()
+        with self.cond:
+            self.closed = True
+            self.cond.notify_all()
+
+    def _loop(self) -> None:
+        while True:
+            with self.cond:
+                while not self.queue and not self.closed:
+                    self.cond.wait()
+                if not self.queue and self.closed:
+                    return
+                batch = list(self.queue)
+                self.queue.clear()
+            self._commit(batch)
+            with self.cond:
+                self.written += len(batch)
+                self.cond.notify_all()
+
+    def _commit(self, batch: list[tuple[str, Any, Any]]) -> None:
+        flow_rows: dict[str, dict[str, Any]] = {}
+        task_rows: dict[str, dict[str, Any]] = {}
+        state_rows: list[dict[str, Any]] = []
+        cache_rows: list[dict[str, Any]] = []
+        for kind, first, second in batch:
+            if kind == "state":
+                run, state = first, second
+                row = _run_row(run)
+                (flow_rows if run.kind == "flow" else task_rows)[run.id] = row
+                state_rows.append(
+                    {
+                        "run_id": run.id,
+                        "type": state.type.value,
+                        "name": state.name,
+                        "message": state.message,
+                        "timestamp": state.timestamp.isoformat(),
+                        "storage_key": state.storage_key,
+                    }
+                )
+            elif kind == "cache":
+                cache_rows.append(first)
+        for attempt in range(5):
+            try:
+                with self.engine.begin() as conn:
+                    if flow_rows:
+                        conn.execute(_upsert(schema.flow_runs), list(flow_rows.values()))
+                    if task_rows:
+                        conn.execute(_upsert(schema.task_runs), list(task_rows.values()))
+                    if state_rows:
+                        conn.execute(schema.states.insert(), state_rows)
+                    if cache_rows:
+                        conn.execute(_upsert(schema.cache_entries, key="key"), cache_rows)
+                return
+            except Exception as exc:  # keep the batch and try again; report at flush if it never lands
+                logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch), exc, attempt + 1)
+                last = exc
+                threading.Event().wait(0.2 * (attempt + 1))
+        self.error = last
+
+
+_upserts: dict[str, Any] = {}
+
+
+def _upsert(table: sa.Table, key: str = "id") -> Any:
+    statement = _upserts.get(table.name)
+    if statement is None:
+        insert = sqlite_insert(table)
+        updates = {column.name: insert.excluded[column.name] for column in table.columns if column.name not in (key, "created")}
+        statement = _upserts[table.name] = insert.on_conflict_do_update(index_elements=[key], set_=updates)
+    return statement
+
+
+def _run_row(run: Any) -> dict[str, Any]:
+    state = run.state
+    row = {
+        "id": run.id,
+        "name": run.name,
+        "parameters": json.dumps(run.parameters, default=repr),
+        "tags": json.dumps(list(run.tags)),
+        "start_time": _iso(run.start_time),
+        "end_time": _iso(run.end_time),
+        "created": run.created.isoformat(),
+        "run_count": run.run_count,
+        "state_type": state.type.value if state else None,
+        "state_name": state.name if state else None,
+        "state_message": state.message if state else None,
+        "state_timestamp": _iso(state.timestamp) if state else None,
+        "state_storage_key": state.storage_key if state else None,
+    }
+    if run.kind == "flow":
+        row.update(
+            flow_name=run.flow_name,
+            flow_version=run.flow_version,
+            parent_flow_run_id=run.parent_flow_run_id,
+            parent_task_run_id=run.parent_task_run_id,
+        )
+    else:
+        row.update(
+            task_name=run.task_name,
+            task_key=run.task_key,
+            flow_run_id=run.flow_run_id,
+            cache_key=run.cache_key,
+            dynamic_key=run.dynamic_key,
+        )
+    return row
+
+
+class SQLiteStore(Store):
+    """Run records in a SQLite database, result payloads as files beside it."""
+
+    name = "sqlite"
+
+    def __init__(self, url: str, storage_path: Path) -> None:
+        self.url = url
+        self.files = PayloadFiles(storage_path)
+        self.write_engine = _make_engine(url, immediate=True)
+        self.read_engine = _make_engine(url, immediate=False)
+        self._ensure_schema()
+        self.writer = _Writer(self.write_engine)
+        # Entries this process filed are served from here until the writer has committed them.
+        self._own_entries: dict[str, CacheEntry] = {}
+        self._cache_lookup = sa.select(schema.cache_entries).where(schema.cache_entries.c.key == sa.bindparam("key"))
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> SQLiteStore:
+        url = settings.resolved_database_url
+        database = sa.engine.make_url(url).database
+        if database and database != ":memory:":
+            setting = "HEADWATER_DATABASE_URL" if settings.database_url else "HEADWATER_HOME"
+            _open_folder(Path(database).expanduser().resolve().parent, setting)
+        storage = settings.resolved_storage_path
+        _open_folder(storage, "HEADWATER_LOCAL_STORAGE_PATH" if settings.local_storage_path else "HEADWATER_HOME")
+        return cls(url, storage)
+
+    def _ensure_schema(self) -> None:
+        try:
+            with self.write_engine.begin() as conn:
+                schema.meta.create(conn, checkfirst=True)
+                found = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
+                if found is None:
+                    schema.metadata.create_all(conn)
+                    conn.execute(schema.meta.insert(), {"key": "schema_version", "value": str(schema.SCHEMA_VERSION)})
+                elif int(found) > schema.SCHEMA_VERSION:
+                    raise StoreError(
+                        f"The database {self.url} was written by a newer headwater (schema {found}; this one knows "
+                        f"{schema.SCHEMA_VERSION}). Upgrade headwater, or point HEADWATER_DATABASE_URL at another database."
+                    )
+        except sa.exc.DatabaseError as exc:
+            if isinstance(exc.orig, sqlite3.DatabaseError) and "not a database" in str(exc.orig):
+                raise StoreError(
+                    f"{self.url} is not a SQLite database. Move the file away, or point HEADWATER_DATABASE_URL "
+                    "(or HEADWATER_HOME) somewhere else."
+                ) from None
+            raise StoreError(f"Cannot open the database {self.url}: {exc.orig}") from None
+
+    # -- writes ------------------------------------------------------------------------------
+    def record_state(self, run: Any, state: Any) -> None:
+        self.writer.put(("state", run, state))
+
+    def write_cache_entry(self, entry: CacheEntry) -> None:
+        self._own_entries[entry.key] = entry
+        self.writer.put(
+            (
+                "cache",
+                {
+                    "key": entry.key,
+                    "storage_key": entry.storage_key,
+                    "task_run_id": entry.task_run_id,
+                    "created": entry.created.isoformat(),
+                    "expiration": _iso(entry.expiration),
+                    "expiration_epoch": entry.expiration.timestamp() if entry.expiration else None,
+                },
+                None,
+            )
+        )
+
+    def read_cache_entry(self, key: str) -> Optional[CacheEntry]:
+        own = self._own_entries.get(key)
+        if own is not None:
+            return own
+        with self.read_engine.connect() as conn:
+            row = conn.execute(self._cache_lookup, {"key": key}).first()
+        if row is None:
+            return None
+        return CacheEntry(row.key, row.storage_key, row.task_run_id, _from_iso(row.created), _from_iso(row.expiration))
+
+    def write_result(self, storage_key: str, payload: bytes) -> None:
+        self.files.write(storage_key, payload)
+
+    def read_result(self, storage_key: str) -> bytes:
+        return self.files.read(storage_key)
+
+    def flush(self) -> None:
+        self.writer.flush()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.write_engine.dispose()
+        self.read_engine.dispose()
+
+    # -- reads -------------------------------------------------------------------------------
+    def _reading(self) -> sa.Connection:
+        self.flush()
+        return self.read_engine.connect()
+
+    def read_flow_runs(self, flow_name: Optional[str] = None, limit: int = 100) -> list[FlowRunRecord]:
+        table = schema.flow_runs
+        query = sa.select(table).order_by(table.c.created.desc()).limit(limit)
+        if flow_name is not None:
+            query = query.where(table.c.flow_name == flow_name)
+        with self._reading() as conn:
+            return [_flow_record(row) for row in conn.execute(query)]
+
+    def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
+        table = schema.flow_runs
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(table).where(table.c.id == run_id)).all()
+            if not rows:
+                escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                rows = conn.execute(sa.select(table).where(table.c.id.like(escaped + "%", escape="\\")).limit(2)).all()
+            if not rows:
+                rows = conn.execute(sa.select(table).where(table.c.name == run_id).order_by(table.c.created.desc()).limit(2)).all()
+        if len(rows) != 1:
+            if len(rows) > 1:
+                raise LookupError(f"{run_id!r} matches more than one flow run; give more of its id")
+            return None
+        return _flow_record(rows[0])
+
+    def read_task_runs(self, flow_run_id: Optional[str] = None, limit: int = 10_000) -> list[TaskRunRecord]:
+        table = schema.task_runs
+        query = sa.select(table).order_by(table.c.created, table.c.name).limit(limit)
+        if flow_run_id is not None:
+            query = query.where(table.c.flow_run_id == flow_run_id)
+        with self._reading() as conn:
+            return [_task_record(row) for row in conn.execute(query)]
+
+    def read_state_history(self, run_id: str) -> list[StateRecord]:
+        table = schema.states
+        with self._reading() as conn:
+            rows = conn.execute(sa.select(table).where(table.c.run_id == run_id).order_by(table.c.id)).all()
+        return [
+            StateRecord(type=row.type, name=row.name, message=row.message, timestamp=_from_iso(row.timestamp), storage_key=row.storage_key)
+            for row in rows
+        ]
+
+    def clear_cache(self, key: Optional[str] = None, expired_only: bool = False) -> int:
+        self.flush()
+        table = schema.cache_entries
+        query = sa.delete(table)
+        if key is not None:
+            query = query.where(table.c.key == key)
+            self._own_entries.pop(key, None)
+        elif expired_only:
+            now = _dt.datetime.now(_dt.timezone.utc).timestamp()
+            query = query.where(table.c.expiration_epoch.is_not(None), table.c.expiration_epoch <= now)
+            self._own_entries = {k: e for k, e in self._own_entries.items() if e.expiration is None or e.expiration.timestamp() > now}
+        else:
+            self._own_entries.clear()
+        with self.write_engine.begin() as conn:
+            return conn.execute(query).rowcount
+
+
+def _state_of(row: Any) -> Optional[StateRecord]:
+    if row.state_type is None:
+        return None
+    return StateRecord(
+        type=row.state_type, name=row.state_name, message=row.state_message,
+        timestamp=_from_iso(row.state_timestamp), storage_key=row.state_storage_key,
+    )
+
+
+def _common(row: Any) -> dict[str, Any]:
+    return dict(
+        id=row.id, name=row.name, state=_state_of(row), parameters=json.loads(row.parameters), tags=json.loads(row.tags),
+        start_time=_from_iso(row.start_time), end_time=_from_iso(row.end_time), created=_from_iso(row.created),
+        run_count=row.run_count,
+    )
+
+
+def _flow_record(row: Any) -> FlowRunRecord:
+    return FlowRunRecord(
+        **_common(row), flow_name=row.flow_name, flow_version=row.flow_version,
+        parent_flow_run_id=row.parent_flow_run_id, parent_task_run_id=row.parent_task_run_id,
+    )
+
+
+def _task_record(row: Any) -> TaskRunRecord:
+    return TaskRunRecord(**_common(row), task_name=row.task_name, task_key=row.task_key, flow_run_id=row.flow_run_id, cache_key=row.cache_key)
