@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
@@ -17,7 +18,17 @@ if TYPE_CHECKING:
     from .runs import FlowRun, TaskRun
     from .stores import Store
 
-__all__ = ["RunEngine"]
+__all__ = ["RunEngine", "format_user_traceback"]
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def format_user_traceback(error: BaseException) -> str:
+    """The traceback of ``error`` without headwater's own frames: the user's code is what matters."""
+    stack = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(_PACKAGE_DIR)]
+    lines = ["Traceback (most recent call last):\n", *traceback.StackSummary.from_list(stack).format()]
+    lines.extend(traceback.format_exception_only(type(error), error))
+    return "".join(lines).rstrip()
 
 
 class RunEngine:
@@ -59,10 +70,7 @@ class RunEngine:
         if not isinstance(error, Exception):
             message = f"{what} was interrupted by {type(error).__name__}."
             return Cancelled(message, data=error) if self.run.kind == "flow" else Crashed(message, data=error)
-        self.logger.error(
-            "Encountered exception during execution:\n%s",
-            "".join(traceback.format_exception(type(error), error, error.__traceback__)).rstrip(),
-        )
+        self.logger.error("Encountered exception during execution:\n%s", format_user_traceback(error))
         return Failed(f"{what} encountered an exception {type(error).__name__}: {error}", data=error)
 
     def _log_retry(self, state: State) -> None:
