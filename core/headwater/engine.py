@@ -80,7 +80,7 @@ class RunEngine:
         )
 
     def _finished(self, state: State, error: Optional[BaseException]) -> State:
-        self.logger.info("Finished in state %s", state.short())
+        self.logger.engine_info("Finished in state %s", state.short())
         if error is not None and not isinstance(error, Exception):
             raise error  # KeyboardInterrupt and friends stop everything, once recorded
         return state

@@ -29,6 +29,12 @@ class RunLogger(logging.LoggerAdapter):
     def __init__(self, logger: logging.Logger, label: str, run_id: Optional[str] = None) -> None:
         super().__init__(logger, {"run_label": label, "run_id": run_id})
 
+    def engine_info(self, msg: str, *args: Any) -> None:
+        """An INFO line from headwater itself: built directly, skipping the caller lookup (a per-task cost)."""
+        logger = self.logger
+        if logger.isEnabledFor(logging.INFO):
+            logger.handle(logger.makeRecord(logger.name, logging.INFO, "headwater", 0, msg, args, None, None, self.extra))
+
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = kwargs.get("extra")
         kwargs["extra"] = {**self.extra, **extra} if extra else self.extra

@@ -105,16 +105,24 @@ class Policy:
 
     def __init__(self, rules: Iterable[OrchestrationRule]) -> None:
         self.rules = tuple(rules)
+        self._chains: dict[tuple[str, Optional[StateType], StateType], tuple[OrchestrationRule, ...]] = {}
 
-    def _governing(self, ctx: TransitionContext) -> Iterable[OrchestrationRule]:
-        kind, from_type = ctx.kind, ctx.initial_type
-        for rule in self.rules:
-            if rule.governs(kind, from_type, ctx.proposed_state.type):
-                yield rule
+    def _governing(self, ctx: TransitionContext) -> tuple[OrchestrationRule, ...]:
+        # The rules for one kind of transition are worked out once, then looked up.
+        key = (ctx.run.kind, ctx.initial_type, ctx.proposed_state.type)
+        chain = self._chains.get(key)
+        if chain is None:
+            chain = self._chains[key] = tuple(rule for rule in self.rules if rule.governs(*key))
+        return chain
 
     def propose(self, ctx: TransitionContext) -> Optional[State]:
         """Run the chain on a proposal; commit and return the resulting state, or ``None`` if delayed."""
+        proposed_type = ctx.proposed_state.type
         for rule in self._governing(ctx):
+            # A rule that changed the proposal ends the chain for the old one; rules that
+            # govern the new transition are consulted in turn.
+            if ctx.proposed_state.type is not proposed_type and not rule.governs(ctx.run.kind, ctx.initial_type, ctx.proposed_state.type):
+                continue
             try:
                 rule.before_transition(ctx)
             except Exception:

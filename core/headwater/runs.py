@@ -7,12 +7,24 @@ are the pydantic records in :mod:`headwater.records`.
 from __future__ import annotations
 
 import datetime as _dt
+import os
+import random
 import uuid
 from typing import Any
 
 from .states import State
 
-__all__ = ["FlowRun", "TaskRun"]
+__all__ = ["FlowRun", "TaskRun", "new_run_id"]
+
+# uuid4() asks the kernel for randomness on every call (about 20 µs in some sandboxes);
+# a generator seeded from the kernel once per process, and again after fork, is as unique.
+_ids = random.Random(os.urandom(32))
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
+
+
+def new_run_id() -> str:
+    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
 
 
 class _Run:
@@ -20,7 +32,7 @@ class _Run:
     kind: str = ""
 
     def __init__(self, name: str, parameters: dict[str, Any], tags: tuple[str, ...]) -> None:
-        self.id = str(uuid.uuid4())
+        self.id = new_run_id()
         self.name = name
         self.state: State | None = None
         self.parameters = parameters

@@ -143,7 +143,7 @@ class TaskRunEngine(RunEngine):
         """Record the run as Pending: done at once, on the caller's thread, so a future has an id and a record."""
         self.run.parameters = {name: jsonable(value) for name, value in self.parameters.items()} if self.parameters else {}
         if self.flow_ctx is not None:
-            self.flow_ctx.logger.info("Created task run '%s' for task '%s'", self.run.name, self.task.name)
+            self.flow_ctx.logger.engine_info("Created task run '%s' for task '%s'", self.run.name, self.task.name)
         self._begin_pending(Pending())
 
     # -- the state machine --------------------------------------------------------------------

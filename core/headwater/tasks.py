@@ -70,6 +70,9 @@ class Task(Generic[P, R]):
         self.log_prints = log_prints
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
+        params = self._signature.parameters.values()
+        plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
+        self._plain_names = tuple(self._signature.parameters) if plain else None
         # A short stable key for the task's code location: the same in every process.
         qualname = f"{getattr(fn, '__module__', '')}.{getattr(fn, '__qualname__', self.name)}"
         self.task_key = hashlib.sha256(qualname.encode()).hexdigest()[:16]
@@ -107,6 +110,9 @@ class Task(Generic[P, R]):
 
     # -- running -------------------------------------------------------------------------------
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        names = self._plain_names
+        if names is not None and not kwargs and len(args) == len(names):
+            return dict(zip(names, args))  # the common case, without inspect's full binding
         try:
             bound = self._signature.bind(*args, **kwargs)
         except TypeError as exc:

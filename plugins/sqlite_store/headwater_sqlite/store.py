@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any, Optional
 
 import sqlalchemy as sa
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from headwater.exceptions import StoreError
 from headwater.records import FlowRunRecord, StateRecord, TaskRunRecord
@@ -134,11 +133,11 @@ class _Writer:
         task_rows: dict[str, dict[str, Any]] = {}
         state_rows: list[dict[str, Any]] = []
         cache_rows: list[dict[str, Any]] = []
+        runs: dict[str, Any] = {}
         for kind, first, second in batch:
             if kind == "state":
                 run, state = first, second
-                row = _run_row(run)
-                (flow_rows if run.kind == "flow" else task_rows)[run.id] = row
+                runs[run.id] = run  # one row per run and batch, with the run's newest fields
                 state_rows.append(
                     {
                         "run_id": run.id,
@@ -151,17 +150,19 @@ class _Writer:
                 )
             elif kind == "cache":
                 cache_rows.append(first)
+        for run in runs.values():
+            (flow_rows if run.kind == "flow" else task_rows)[run.id] = _run_row(run)
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
                     if flow_rows:
-                        conn.execute(_upsert(schema.flow_runs), list(flow_rows.values()))
+                        _WRITE_FLOW_RUNS.run(conn, list(flow_rows.values()))
                     if task_rows:
-                        conn.execute(_upsert(schema.task_runs), list(task_rows.values()))
+                        _WRITE_TASK_RUNS.run(conn, list(task_rows.values()))
                     if state_rows:
-                        conn.execute(schema.states.insert(), state_rows)
+                        _WRITE_STATES.run(conn, state_rows)
                     if cache_rows:
-                        conn.execute(_upsert(schema.cache_entries, key="key"), cache_rows)
+                        _WRITE_CACHE_ENTRIES.run(conn, cache_rows)
                 return
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
                 logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch), exc, attempt + 1)
@@ -170,16 +171,28 @@ class _Writer:
         self.error = last
 
 
-_upserts: dict[str, Any] = {}
+class _Statement:
+    """Plain SQL for one table's batched writes: executemany over tuples is the fast path of sqlite3."""
+
+    def __init__(self, table: sa.Table, upsert_key: Optional[str]) -> None:
+        # The states table numbers its rows itself.
+        self.columns = [column.name for column in table.columns if not (table.name == "states" and column.name == "id")]
+        names = ", ".join(self.columns)
+        marks = ", ".join("?" for _ in self.columns)
+        self.sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
+        if upsert_key is not None:
+            updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in (upsert_key, "created"))
+            self.sql += f" ON CONFLICT({upsert_key}) DO UPDATE SET {updates}"
+
+    def run(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        columns = self.columns
+        conn.exec_driver_sql(self.sql, [tuple(row.get(c) for c in columns) for row in rows])
 
 
-def _upsert(table: sa.Table, key: str = "id") -> Any:
-    statement = _upserts.get(table.name)
-    if statement is None:
-        insert = sqlite_insert(table)
-        updates = {column.name: insert.excluded[column.name] for column in table.columns if column.name not in (key, "created")}
-        statement = _upserts[table.name] = insert.on_conflict_do_update(index_elements=[key], set_=updates)
-    return statement
+_WRITE_FLOW_RUNS = _Statement(schema.flow_runs, "id")
+_WRITE_TASK_RUNS = _Statement(schema.task_runs, "id")
+_WRITE_STATES = _Statement(schema.states, None)
+_WRITE_CACHE_ENTRIES = _Statement(schema.cache_entries, "key")
 
 
 def _run_row(run: Any) -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""headwater's benchmarks: run ``python -m bench`` from the repository root."""

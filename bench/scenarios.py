@@ -1,0 +1,155 @@
+"""Each scenario runs in a fresh process (``python -m bench.scenarios NAME N``) and prints one JSON line.
+
+A scenario measures headwater and, in the same process, the baseline it is compared with.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+import time
+
+
+def _log_to_file() -> None:
+    # INFO logging on, as a user would have it, but to a file so the terminal is not the bottleneck.
+    handler = logging.FileHandler(os.path.join(os.environ["HEADWATER_HOME"], "bench.log"))
+    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s"))
+    logging.getLogger("headwater").addHandler(handler)
+
+
+def _plain_calls(n: int) -> float:
+    def trivial(x):
+        return x + 1
+
+    start = time.perf_counter()
+    for i in range(n):
+        trivial(i)
+    return (time.perf_counter() - start) / n
+
+
+def direct(n: int) -> dict:
+    """A flow calling a trivial task n times; every state persisted."""
+    from headwater import flow, task
+
+    _log_to_file()
+
+    @task
+    def trivial(x):
+        return x + 1
+
+    @flow
+    def many(n):
+        for i in range(n):
+            trivial(i)
+
+    many(10)  # warm up: plugins, store, schema
+    start = time.perf_counter()
+    many(n)  # returns after every record is committed
+    elapsed = time.perf_counter() - start
+    from headwater.client import get_client
+
+    runs = get_client().read_flow_runs(flow_name="many", limit=1)
+    tasks = get_client().read_task_runs(flow_run_id=runs[0].id)
+    assert len(tasks) == n and all(t.state.name == "Completed" for t in tasks), "records missing"
+    import resource
+
+    db = os.path.join(os.environ["HEADWATER_HOME"], "headwater.db")
+    size = sum(os.path.getsize(db + suffix) for suffix in ("", "-wal") if os.path.exists(db + suffix))
+    return {
+        "headwater_s": elapsed / n,
+        "baseline_s": _plain_calls(n),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "db_bytes_per_task": size / (n + 10),
+    }
+
+
+def submitted(n: int, runner: str) -> dict:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from headwater import flow, task
+
+    _log_to_file()
+
+    @task
+    def trivial(x):
+        return x + 1
+
+    @flow(task_runner=runner)
+    def many(n):
+        futures = [trivial.submit(i) for i in range(n)]
+        return sum(f.result() for f in futures)
+
+    many(10)
+    start = time.perf_counter()
+    many(n)
+    elapsed = time.perf_counter() - start
+
+    # Baseline: the same work through a plain thread pool (or plain calls for the sequential runner).
+    def plain(x):
+        return x + 1
+
+    if runner == "sequential":
+        baseline = _plain_calls(n)
+    else:
+        start = time.perf_counter()
+        with ThreadPoolExecutor() as pool:
+            futures = [pool.submit(plain, i) for i in range(n)]
+            sum(f.result() for f in futures)
+        baseline = (time.perf_counter() - start) / n
+    return {"headwater_s": elapsed / n, "baseline_s": baseline}
+
+
+def cache_hits(n: int, phase: str) -> dict:
+    """phase 'fill' computes n entries; phase 'hit' (a fresh process) reads them all back from the store."""
+    from headwater import flow, task
+    from headwater.tasks import task_input_hash
+
+    _log_to_file()
+    calls = []
+
+    @task(cache_key_fn=task_input_hash)
+    def cached(x):
+        calls.append(x)
+        return x + 1
+
+    @flow
+    def many(n):
+        for i in range(n):
+            cached(i)
+
+    start = time.perf_counter()
+    many(n)
+    elapsed = time.perf_counter() - start
+    if phase == "hit":
+        assert not calls, f"{len(calls)} cache misses"
+    return {"headwater_s": elapsed / n, "baseline_s": _plain_calls(n)}
+
+
+def flow_runs(n: int) -> dict:
+    from headwater import flow
+
+    _log_to_file()
+
+    @flow
+    def empty():
+        return None
+
+    empty()
+    start = time.perf_counter()
+    for _ in range(n):
+        empty()
+    elapsed = time.perf_counter() - start
+
+    def plain():
+        return None
+
+    return {"headwater_s": elapsed / n, "baseline_s": _plain_calls(n)}
+
+
+if __name__ == "__main__":
+    name, n = sys.argv[1], int(sys.argv[2])
+    extra = sys.argv[3:]
+    result = globals()[name](n, *extra)
+    print(json.dumps(result))
