@@ -53,13 +53,22 @@ def _resolve(value: Any, depth: int = 0) -> Any:
 class TaskCall:
     """What a runner executes: the task's function and its arguments, upstream values filled in."""
 
-    __slots__ = ("task", "fn", "kwargs", "context", "timeout_seconds")
+    __slots__ = ("task", "fn", "kwargs", "context", "flow_context", "timeout_seconds")
 
-    def __init__(self, task: Task, kwargs: dict[str, Any], context: TaskRunContext, timeout_seconds: Optional[float]) -> None:
+    def __init__(
+        self,
+        task: Task,
+        kwargs: dict[str, Any],
+        context: TaskRunContext,
+        flow_context: Optional[FlowRunContext],
+        timeout_seconds: Optional[float],
+    ) -> None:
         self.task = task
         self.fn = task.fn
         self.kwargs = kwargs
         self.context = context
+        #: Set on the worker thread too, so that a task called inside this task joins the flow run.
+        self.flow_context = flow_context
         self.timeout_seconds = timeout_seconds
 
     @property
@@ -69,12 +78,13 @@ class TaskCall:
     def _enter(self) -> tuple[Any, Any, Any]:
         ctx = self.context
         print_token = print_to_logger(ctx.logger) if self.task.log_prints else None
-        return task_run_context.set(ctx), print_token, None
+        return task_run_context.set(ctx), print_token, flow_run_context.set(self.flow_context)
 
     def _exit(self, tokens: tuple[Any, Any, Any]) -> None:
-        task_token, print_token, _ = tokens
+        task_token, print_token, flow_token = tokens
         if print_token is not None:
             reset_print(print_token)
+        flow_run_context.reset(flow_token)
         task_run_context.reset(task_token)
 
     def run_sync(self) -> Any:
@@ -180,7 +190,7 @@ class TaskRunEngine(RunEngine):
         await asyncio.gather(*(asyncio.wrap_future(f._future) for f in self.upstream), return_exceptions=True)
 
     def call(self) -> TaskCall:
-        return TaskCall(self.task, self.parameters, self.context, self.task.timeout_seconds)
+        return TaskCall(self.task, self.parameters, self.context, self.flow_ctx, self.task.timeout_seconds)
 
     def _cache_key(self) -> Optional[str]:
         key_fn = self.task.cache_key_fn
