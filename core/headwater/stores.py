@@ -11,6 +11,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import datetime as _dt
+import os
 import threading
 from typing import TYPE_CHECKING, ClassVar, Optional
 
@@ -105,7 +106,7 @@ class Store(abc.ABC):
         """Delete cache entries (one key, the expired ones, or all); return how many."""
 
 
-_stores: dict[tuple[str, str, str], Store] = {}
+_stores: dict[tuple[int, str, str, str], Store] = {}
 _stores_lock = threading.Lock()
 
 
@@ -115,7 +116,8 @@ def get_store(settings: Optional[Settings] = None) -> Store:
     from .settings import get_settings
 
     settings = settings or get_settings()
-    key = (settings.store, settings.resolved_database_url, str(settings.resolved_storage_path))
+    # The process id is part of the key: a forked child opens its own store (threads and connections do not fork).
+    key = (os.getpid(), settings.store, settings.resolved_database_url, str(settings.resolved_storage_path))
     store = _stores.get(key)
     if store is None:
         with _stores_lock:
@@ -130,7 +132,7 @@ def get_store(settings: Optional[Settings] = None) -> Store:
 def close_stores() -> None:
     """Flush and close every store this process opened (also done at exit)."""
     with _stores_lock:
-        stores = list(_stores.values())
+        stores = [store for key, store in _stores.items() if key[0] == os.getpid()]
         _stores.clear()
     for store in stores:
         store.close()

@@ -236,6 +236,10 @@ class SubmittedRun:
     def task(self) -> Task:
         return self.engine.task
 
+    def inputs_ready(self) -> bool:
+        """Whether every run this one waits for has finished (so driving it will not block on them)."""
+        return all(f.done() for f in self.engine.upstream)
+
     def run_sync(self) -> State:
         """Drive the run to its end on this thread, calling the function here."""
         engine = self.engine

@@ -92,25 +92,46 @@ class EventLoopTaskRunner(TaskRunner):
     def __init__(self) -> None:
         self._loop: Optional[asyncio.AbstractEventLoop] = None
         self._thread: Optional[threading.Thread] = None
+        self._started = False
+        self._lock = threading.Lock()
 
     def start(self) -> None:
-        self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name=f"headwater-{self.name}-loop", daemon=True)
-        self._thread.start()
+        # The loop starts with the first submission: most flow runs that call tasks directly never need it.
+        self._started = True
+
+    def _start_loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None:
+                if not self._started:
+                    raise RuntimeError(f"{self!r} was asked to run a task before it was started")
+                loop = asyncio.new_event_loop()
+                self._thread = threading.Thread(target=loop.run_forever, name=f"headwater-{self.name}-loop", daemon=True)
+                self._thread.start()
+                self.loop_started(loop)
+                self._loop = loop
+            return self._loop
+
+    def duplicate(self) -> TaskRunner:
+        twin = copy.copy(self)
+        EventLoopTaskRunner.__init__(twin)  # its own loop, thread and lock
+        return twin
+
+    def loop_started(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Called once the runner's loop runs, before the first run is handed to it: acquire resources here."""
 
     def shutdown(self) -> None:
         loop, thread = self._loop, self._thread
+        self._loop = self._thread = None
+        self._started = False
         if loop is None or thread is None:
             return
-        self._loop = self._thread = None
         loop.call_soon_threadsafe(loop.stop)
         thread.join()
         loop.close()
 
     def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
-        if self._loop is None:
-            raise RuntimeError(f"{self!r} was asked to run a task before it was started")
-        return asyncio.run_coroutine_threadsafe(run.run_async(self.execute), self._loop)
+        loop = self._loop or self._start_loop()
+        return asyncio.run_coroutine_threadsafe(run.run_async(self.execute), loop)
 
     @abc.abstractmethod
     async def execute(self, call: TaskCall) -> Any:
@@ -136,8 +157,7 @@ class ConcurrentTaskRunner(EventLoopTaskRunner):
         self.max_workers = max_workers
         self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
 
-    def start(self) -> None:
-        super().start()
+    def loop_started(self, loop: asyncio.AbstractEventLoop) -> None:
         self._executor = concurrent.futures.ThreadPoolExecutor(self.max_workers or 32, thread_name_prefix="headwater-task")
 
     def shutdown(self) -> None:
@@ -145,6 +165,16 @@ class ConcurrentTaskRunner(EventLoopTaskRunner):
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+    def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
+        if not run.task.is_async and run.inputs_ready():
+            # Nothing to wait for: the whole run goes straight to a worker thread, one hand-over
+            # instead of three (caller -> loop -> worker -> loop).
+            if self._executor is None:
+                self._start_loop()
+            assert self._executor is not None
+            return self._executor.submit(run.run_sync)
+        return super().submit(run)
 
     async def execute(self, call: TaskCall) -> Any:
         if call.is_async:

@@ -9,7 +9,7 @@ import inspect
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Optional, ParamSpec, TypeVar, Union, overload
 
 from .context import flow_run_context
-from .defaults.cache_keys import task_input_hash
+from .cache_keys import task_input_hash
 from .exceptions import ConfigurationError, HeadwaterError
 from .options import check_callable, check_retries, check_tags, check_timeout
 
