@@ -8,7 +8,7 @@ import traceback
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .drivers import Wait
-from .orchestration import TransitionContext
+from .orchestration import TransitionContext, commit_state
 from .states import Cancelled, Crashed, Failed, State, TimedOut
 from .timeouts import RunTimeout
 
@@ -72,6 +72,17 @@ class RunEngine:
             return Cancelled(message, data=error) if self.run.kind == "flow" else Crashed(message, data=error)
         self.logger.error("Encountered exception during execution:\n%s", format_user_traceback(error))
         return Failed(f"{what} encountered an exception {type(error).__name__}: {error}", data=error)
+
+    def crash(self, error: Exception) -> State:
+        """Record a run whose orchestration itself failed as Crashed, bypassing the rules: no record is left Running."""
+        self.logger.error("headwater failed while orchestrating this run:\n%s", "".join(traceback.format_exception(error)).rstrip())
+        state = Crashed(f"headwater failed while orchestrating this run: {type(error).__name__}: {error}", data=error)
+        commit_state(self.run, state)
+        try:
+            self.store.record_state(self.run, state)
+        except Exception:
+            self.logger.exception("The Crashed state could not be recorded either.")
+        return state
 
     def _log_retry(self, state: State) -> None:
         self.logger.info(

@@ -148,6 +148,8 @@ def run_flow_sync(engine: FlowRunEngine) -> State:
     try:
         with engine.task_runner:
             return drive_sync(engine.steps(), engine.call_sync, engine.wait_for_tasks)
+    except Exception as exc:  # the flow's own errors never get here: they are states
+        return engine.crash(exc)
     finally:
         flow_run_context.reset(token)
         engine.finish()
@@ -159,6 +161,8 @@ async def run_flow_async(engine: FlowRunEngine) -> State:
     try:
         with engine.task_runner:
             return await drive_async(engine.steps(), engine.call_async, engine.wait_for_tasks_async)
+    except Exception as exc:
+        return engine.crash(exc)
     finally:
         flow_run_context.reset(token)
         engine.finish()

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from .runs import FlowRun, TaskRun
     from .stores import Store
 
-__all__ = ["OrchestrationRule", "TransitionContext", "Policy", "ANY_STATE"]
+__all__ = ["OrchestrationRule", "TransitionContext", "Policy", "ANY_STATE", "commit_state"]
 
 logger = logging.getLogger("headwater.orchestration")
 
@@ -130,7 +130,7 @@ class Policy:
             if ctx.delay_seconds is not None:
                 return None
         state = ctx.proposed_state
-        _commit(ctx.run, state)
+        commit_state(ctx.run, state)
         ctx.store.record_state(ctx.run, state)
         for rule in self._governing(ctx):
             try:
@@ -140,7 +140,7 @@ class Policy:
         return state
 
 
-def _commit(run: FlowRun | TaskRun, state: State) -> None:
+def commit_state(run: FlowRun | TaskRun, state: State) -> None:
     """The bookkeeping every accepted state change does to its run."""
     if state.type is StateType.RUNNING:
         run.run_count += 1

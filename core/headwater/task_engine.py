@@ -243,12 +243,18 @@ class SubmittedRun:
     def run_sync(self) -> State:
         """Drive the run to its end on this thread, calling the function here."""
         engine = self.engine
-        return drive_sync(engine.steps(), lambda: engine.call().run_sync(), engine.wait_for_upstream)
+        try:
+            return drive_sync(engine.steps(), lambda: engine.call().run_sync(), engine.wait_for_upstream)
+        except Exception as exc:  # the task's own errors never get here: they are states
+            return engine.crash(exc)
 
     async def run_async(self, execute: Callable[[TaskCall], Awaitable[Any]]) -> State:
         """Drive the run as a coroutine; ``execute`` calls the function wherever the runner chooses."""
         engine = self.engine
-        return await drive_async(engine.steps(), lambda: execute(engine.call()), engine.wait_for_upstream_async)
+        try:
+            return await drive_async(engine.steps(), lambda: execute(engine.call()), engine.wait_for_upstream_async)
+        except Exception as exc:
+            return engine.crash(exc)
 
 
 def run_task_now(engine: TaskRunEngine) -> State:

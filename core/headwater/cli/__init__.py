@@ -1,0 +1,79 @@
+"""The ``headwater`` command: look at runs, the cache, plugins and settings.
+
+Built on click. Each command group lives in its own module; the store, the
+plugins and pydantic are imported inside the commands, so that ``headwater
+--help`` stays quick.
+
+Exit codes: 0 success, 1 an error headwater reports (an unknown run, a store it
+cannot open, ...), 2 a usage error (click's own).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import warnings
+from typing import Any, NoReturn
+
+import click
+
+from ..__about__ import __version__
+from ..exceptions import HeadwaterError
+
+__all__ = ["cli", "main"]
+
+EPILOG = """\b
+Exit codes:
+  0  success
+  1  error (unknown run, ambiguous id prefix, store or settings problem)
+  2  usage error (unknown command or option, missing argument)
+
+\b
+Settings come from HEADWATER_* environment variables; see `headwater config`."""
+
+
+class HeadwaterGroup(click.Group):
+    """A group that turns headwater's own errors into a one-line message and exit code 1."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except HeadwaterError as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=HeadwaterGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="headwater", message="%(prog)s %(version)s")
+def cli() -> None:
+    """headwater: see what your flows did, and manage the cache and plugins."""
+
+
+def _register() -> None:
+    from ._cache import cache
+    from ._config import config
+    from ._plugins import plugins
+    from ._runs import runs
+
+    for command in (runs, cache, plugins, config):
+        cli.add_command(command)
+
+
+_register()
+
+
+def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:
+    # Plugin load failures and the like: one readable line, not a source excerpt.
+    click.echo(click.style("Warning: ", fg="yellow") + str(message), err=True)
+
+
+def main(argv: list[str] | None = None) -> NoReturn:
+    """Entry point of the ``headwater`` console script."""
+    warnings.showwarning = _show_warning
+    try:
+        cli.main(args=argv, prog_name="headwater")
+    except BrokenPipeError:
+        # `headwater runs ls | head`: the reader went away; leave quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        sys.exit(1)
+    sys.exit(0)  # cli.main exits itself; this only satisfies the type checker
