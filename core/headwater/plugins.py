@@ -112,6 +112,7 @@ class Plugins:
                 continue
             try:
                 self.pm.load_setuptools_entrypoints(ENTRY_POINT_GROUP, name=ep.name)
+                self._try_registrations(ep.name)
             except Exception as exc:
                 if self.strict:
                     raise
@@ -128,6 +129,13 @@ class Plugins:
                     stacklevel=2,
                 )
 
+    def _try_registrations(self, name: str) -> None:
+        """Call the new plugin's registration hooks alone, so that one that raises is blamed on it and skipped."""
+        plugin = self.pm.get_plugin(name)
+        others = [p for p in self.pm.get_plugins() if p is not plugin]
+        for hook_name, registry in self._fresh_registries().items():
+            self.pm.subset_hook_caller(hook_name, remove_plugins=others)(register=registry.register)
+
     def register(self, plugin: Any, name: Optional[str] = None) -> str:
         """Register a plugin object at run time (tests, notebooks) and collect what it provides."""
         registered = self.pm.register(plugin, name=name)
@@ -142,8 +150,10 @@ class Plugins:
         self._collect()
 
     # -- what the plugins provide --------------------------------------------------------------
-    def _collect(self) -> None:
-        from .orchestration import OrchestrationRule, Policy
+    @staticmethod
+    def _fresh_registries() -> dict[str, Registry[Any]]:
+        """An empty registry for each registration hook, checking what is registered."""
+        from .orchestration import OrchestrationRule
         from .stores import Store
         from .task_runners import TaskRunner
 
@@ -163,18 +173,24 @@ class Plugins:
         def is_callable(obj: Any) -> Optional[str]:
             return None if callable(obj) else f"expected a function, got {obj!r}"
 
+        return {
+            "register_task_runners": Registry("task runner", "register_task_runners", subclass_of(TaskRunner)),
+            "register_result_stores": Registry("store", "register_result_stores", subclass_of(Store)),
+            "register_cache_key_functions": Registry("cache-key function", "register_cache_key_functions", is_callable),
+            "register_orchestration_rules": Registry("orchestration rule", "register_orchestration_rules", is_rule),
+        }
+
+    def _collect(self) -> None:
+        from .orchestration import Policy
+
+        registries = self._fresh_registries()
+        for hook_name, registry in registries.items():
+            getattr(self.pm.hook, hook_name)(register=registry.register)
+        self.task_runners = registries["register_task_runners"]
+        self.stores = registries["register_result_stores"]
+        self.cache_key_functions = registries["register_cache_key_functions"]
+        self.policy = Policy([rule for _, rule in registries["register_orchestration_rules"].items()])
         hook = self.pm.hook
-        self.task_runners: Registry[type[TaskRunner]] = Registry("task runner", "register_task_runners", subclass_of(TaskRunner))
-        hook.register_task_runners(register=self.task_runners.register)
-        self.stores: Registry[type[Store]] = Registry("store", "register_result_stores", subclass_of(Store))
-        hook.register_result_stores(register=self.stores.register)
-        self.cache_key_functions: Registry[Callable[..., Any]] = Registry(
-            "cache-key function", "register_cache_key_functions", is_callable
-        )
-        hook.register_cache_key_functions(register=self.cache_key_functions.register)
-        rules: Registry[OrchestrationRule] = Registry("orchestration rule", "register_orchestration_rules", is_rule)
-        hook.register_orchestration_rules(register=rules.register)
-        self.policy = Policy([rule for _, rule in rules.items()])
         self.flow_state_listener = hook.on_flow_run_state_change if hook.on_flow_run_state_change.get_hookimpls() else None
         self.task_state_listener = hook.on_task_run_state_change if hook.on_task_run_state_change.get_hookimpls() else None
 
@@ -206,14 +222,15 @@ class Plugins:
                 continue
             dist = dists.get(id(plugin))
             hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
-            rows.append(
-                {
-                    "name": name,
-                    "distribution": dist.metadata["Name"] if dist else ("headwater" if name in DEFAULT_PLUGINS else None),
-                    "version": dist.version if dist else None,
-                    "hooks": hooks,
-                }
-            )
+            if dist is not None:
+                distribution, version = dist.metadata["Name"], dist.version
+            elif name in DEFAULT_PLUGINS:
+                from .__about__ import __version__
+
+                distribution, version = _OWN_DISTRIBUTION, __version__
+            else:
+                distribution = version = None
+            rows.append({"name": name, "distribution": distribution, "version": version, "hooks": hooks})
         return rows
 
 
