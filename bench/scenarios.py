@@ -1,22 +1,16 @@
 """Each scenario runs in a fresh process (``python -m bench.scenarios NAME N``) and prints one JSON line.
 
 A scenario measures headwater and, in the same process, the baseline it is compared with.
+headwater's INFO logging stays on: its lines go to stderr, which ``python -m bench`` reads
+through a pipe.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import os
 import sys
 import time
-
-
-def _log_to_file() -> None:
-    # INFO logging on, as a user would have it, but to a file so the terminal is not the bottleneck.
-    handler = logging.FileHandler(os.path.join(os.environ["HEADWATER_HOME"], "bench.log"))
-    handler.setFormatter(logging.Formatter("%(asctime)s | %(levelname)-7s | %(message)s"))
-    logging.getLogger("headwater").addHandler(handler)
 
 
 def _plain_calls(n: int) -> float:
@@ -33,7 +27,6 @@ def direct(n: int) -> dict:
     """A flow calling a trivial task n times; every state persisted."""
     from headwater import flow, task
 
-    _log_to_file()
 
     @task
     def trivial(x):
@@ -70,7 +63,6 @@ def submitted(n: int, runner: str) -> dict:
 
     from headwater import flow, task
 
-    _log_to_file()
 
     @task
     def trivial(x):
@@ -106,7 +98,6 @@ def cache_hits(n: int, phase: str) -> dict:
     from headwater import flow, task
     from headwater.tasks import task_input_hash
 
-    _log_to_file()
     calls = []
 
     @task(cache_key_fn=task_input_hash)
@@ -132,7 +123,6 @@ def cache_hits(n: int, phase: str) -> dict:
 def flow_runs(n: int) -> dict:
     from headwater import flow
 
-    _log_to_file()
 
     @flow
     def empty():
