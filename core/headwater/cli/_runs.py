@@ -1,0 +1,249 @@
+"""``headwater runs``: list flow runs and inspect one."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import re
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+import click
+
+from . import _output as out
+from ._store import open_client
+
+if TYPE_CHECKING:
+    from ..client import Client
+    from ..records import FlowRunRecord, StateRecord
+
+_TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "CRASHED"}
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+class Since(click.ParamType):
+    """``30m``, ``2h``, ``1d``, ``1w`` ago, or an ISO date or datetime (local time unless it says otherwise)."""
+
+    name = "SINCE"
+
+    def convert(self, value: Any, param: Optional[click.Parameter], ctx: Optional[click.Context]) -> _dt.datetime:
+        if isinstance(value, _dt.datetime):
+            return value
+        text = str(value).strip()
+        match = re.fullmatch(r"(\d+(?:\.\d+)?)\s*([smhdw])", text)
+        if match:
+            seconds = float(match.group(1)) * _UNITS[match.group(2)]
+            return _dt.datetime.now(_dt.timezone.utc) - _dt.timedelta(seconds=seconds)
+        try:
+            moment = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{text!r} is neither a duration like 30m, 2h, 1d nor an ISO date like 2024-05-01T13:00", param, ctx)
+        return moment if moment.tzinfo else moment.astimezone()
+
+
+def _created_aware(record: FlowRunRecord) -> _dt.datetime:
+    created = record.created
+    return created if created.tzinfo else created.replace(tzinfo=_dt.timezone.utc)
+
+
+def select_flow_runs(
+    client: Client, flow: Optional[str], states: Sequence[str], since: Optional[_dt.datetime], limit: int
+) -> list[FlowRunRecord]:
+    """Flow runs newest first, filtered. The store filters by flow; state and time are filtered here,
+    reading further back until ``limit`` runs match or the store has no more."""
+    if not states and since is None:
+        return client.read_flow_runs(flow_name=flow, limit=limit)
+    wanted = {s.lower() for s in states}
+    fetch = max(limit * 4, 200)
+    while True:
+        records = client.read_flow_runs(flow_name=flow, limit=fetch)
+        matched = [
+            r for r in records
+            if (not wanted or (r.state_name or "").lower() in wanted) and (since is None or _created_aware(r) >= since)
+        ]
+        exhausted = len(records) < fetch or (since is not None and records and _created_aware(records[-1]) < since)
+        if len(matched) >= limit or exhausted:
+            return matched[:limit]
+        fetch *= 4
+
+
+def _state_type(record: Any) -> Optional[str]:
+    return str(record.state.type) if record.state is not None else None
+
+
+def _is_final(record: Any) -> bool:
+    return _state_type(record) in _TERMINAL
+
+
+@click.group()
+def runs() -> None:
+    """List flow runs and inspect one."""
+
+
+@runs.command("ls")
+@click.option("--flow", "flow", metavar="NAME", help="Only runs of this flow.")
+@click.option("--state", "states", metavar="NAME", multiple=True,
+              help="Only runs whose state is NAME (Completed, Failed, Crashed, ...; any case). Repeat for several.")
+@click.option("--since", type=Since(), help="Only runs created since: 30m, 2h, 1d, 1w ago, or an ISO date.")
+@click.option("--limit", "-n", metavar="N", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most N runs.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of flow run records.")
+def runs_ls(flow: Optional[str], states: tuple[str, ...], since: Optional[_dt.datetime], limit: int, as_json: bool) -> None:
+    """List flow runs, newest first."""
+    records = select_flow_runs(open_client(), flow, states, since, limit)
+    if as_json:
+        out.echo_json([r.model_dump(mode="json") for r in records])
+        return
+    if not records:
+        if flow or states or since:
+            click.echo("No flow runs match.")
+        else:
+            click.echo("No flow runs yet. Run a flow, then try again.")
+        return
+    rows = [
+        [r.id[:8], r.name, r.flow_name, r.state_name or "-", out.local_time(r.start_time), _run_duration(r)]
+        for r in records
+    ]
+
+    def style_state(text: str, n: int) -> str:
+        return out.state_style(text, _state_type(records[n]))
+
+    out.table(["ID", "NAME", "FLOW", "STATE", "START", "DURATION"], rows,
+              styles=[None, None, None, style_state], flexible=(1, 2))
+
+
+def _run_duration(record: Any) -> str:
+    if record.duration is not None:
+        return out.duration(record.duration)
+    if record.start_time is not None and not _is_final(record):
+        return out.duration(_dt.datetime.now(_dt.timezone.utc) - record.start_time) + " so far"
+    return "-"
+
+
+def _time_in_states(history: Sequence[StateRecord]) -> list[Optional[_dt.timedelta]]:
+    """How long the run stayed in each state: until the next one; a final state has no span,
+    the newest state of an unfinished run has the time since it began."""
+    spans: list[Optional[_dt.timedelta]] = []
+    for i, state in enumerate(history):
+        if i + 1 < len(history):
+            spans.append(history[i + 1].timestamp - state.timestamp)
+        elif str(state.type) in _TERMINAL:
+            spans.append(None)
+        else:
+            spans.append(_dt.datetime.now(_dt.timezone.utc) - state.timestamp)
+    return spans
+
+
+def _history_json(history: Sequence[StateRecord]) -> list[dict[str, Any]]:
+    return [
+        {**state.model_dump(mode="json"), "duration_seconds": span.total_seconds() if span is not None else None}
+        for state, span in zip(history, _time_in_states(history))
+    ]
+
+
+def _print_history(history: Sequence[StateRecord], indent: str) -> None:
+    if not history:
+        click.echo(f"{indent}(no states recorded)")
+        return
+    rows = []
+    for state, span in zip(history, _time_in_states(history)):
+        rows.append([out.local_time(state.timestamp, precise=True), state.name, out.duration(span) if span is not None else "", state.message or ""])
+
+    def style_state(text: str, n: int) -> str:
+        return out.state_style(text, history[n].type)
+
+    out.table(["TIME", "STATE", "FOR", "MESSAGE"], rows, styles=[None, style_state], flexible=(3,), indent=indent)
+
+
+def _lookup(client: Client, run: str) -> FlowRunRecord:
+    if not run.strip():
+        raise click.BadParameter("give a flow run id, id prefix or name", param_hint="RUN")
+    try:
+        record = client.read_flow_run(run)
+    except LookupError as exc:
+        raise click.ClickException(str(exc.args[0]) if exc.args else f"{run!r} matches more than one flow run") from None
+    if record is None:
+        raise click.ClickException(f"No flow run matches {run!r}. List runs with `headwater runs ls`.")
+    return record
+
+
+@runs.command("inspect")
+@click.argument("run", metavar="RUN")
+@click.option("--json", "as_json", is_flag=True, help="Print the flow run, its state history and its task runs as JSON.")
+def runs_inspect(run: str, as_json: bool) -> None:
+    """Show a flow run: its fields, parameters, state history and task runs.
+
+    RUN is a flow run id, a unique prefix of one, or the run's name (such as 'red-orca').
+    """
+    client = open_client()
+    record = _lookup(client, run)
+    history = client.read_state_history(record.id)
+    task_runs = client.read_task_runs(flow_run_id=record.id)
+    task_histories = [client.read_state_history(t.id) for t in task_runs]
+    if as_json:
+        out.echo_json(
+            {
+                "flow_run": record.model_dump(mode="json"),
+                "state_history": _history_json(history),
+                "task_runs": [
+                    {**t.model_dump(mode="json"), "state_history": _history_json(h)} for t, h in zip(task_runs, task_histories)
+                ],
+            }
+        )
+        return
+    state = record.state
+    state_text = out.state_style(record.state_name or "-", _state_type(record))
+    if state is not None and state.message:
+        state_text += f"  {state.message}"
+    click.echo(click.style("Flow run ", bold=True) + click.style(record.name, bold=True, fg="blue"))
+    fields = [
+        ("id", record.id),
+        ("flow", record.flow_name),
+        ("version", record.flow_version or "-"),
+        ("state", state_text),
+        ("created", out.local_time(record.created, precise=True)),
+        ("start", out.local_time(record.start_time, precise=True)),
+        ("end", out.local_time(record.end_time, precise=True)),
+        ("duration", _run_duration(record)),
+        ("run count", str(record.run_count)),
+        ("tags", ", ".join(record.tags) or "-"),
+    ]
+    if record.parent_flow_run_id:
+        fields.append(("parent flow run", record.parent_flow_run_id))
+    if record.parent_task_run_id:
+        fields.append(("parent task run", record.parent_task_run_id))
+    out.pairs(fields)
+
+    click.echo()
+    out.heading("Parameters")
+    if record.parameters:
+        out.pairs([(name, _short_repr(value)) for name, value in record.parameters.items()])
+    else:
+        click.echo("  (none)")
+
+    click.echo()
+    out.heading("State history")
+    _print_history(history, "  ")
+
+    click.echo()
+    out.heading(f"Task runs ({len(task_runs)})")
+    if not task_runs:
+        click.echo("  (none)")
+    for task_run, task_history in zip(task_runs, task_histories):
+        name = out.state_style(task_run.state_name or "-", _state_type(task_run))
+        extra = []
+        if task_run.state_name == "Cached":
+            extra.append("cache hit")
+        if task_run.run_count > 1:
+            extra.append(f"{task_run.run_count} attempts")
+        if task_run.tags:
+            extra.append("tags: " + ", ".join(task_run.tags))
+        suffix = f"  ({'; '.join(extra)})" if extra else ""
+        click.echo(f"  {click.style(task_run.name, bold=True)}  {name}  {_run_duration(task_run)}{suffix}")
+        _print_history(task_history, "      ")
+
+
+def _short_repr(value: Any, width: int = 200) -> str:
+    try:
+        text = json.dumps(value, default=repr)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= width else text[: width - 1] + "…"
