@@ -79,8 +79,9 @@ def _make_engine(url: str, immediate: bool) -> sa.Engine:
 class _Writer:
     """One thread that commits queued writes in batches."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, own_entries: dict[str, CacheEntry]) -> None:
         self.engine = engine
+        self.own_entries = own_entries
         self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
         self.cond = threading.Condition()
         self.enqueued = 0
@@ -163,6 +164,11 @@ class _Writer:
                         _WRITE_STATES.run(conn, state_rows)
                     if cache_rows:
                         _WRITE_CACHE_ENTRIES.run(conn, cache_rows)
+                for row in cache_rows:
+                    # Committed: from now on the database answers for it (and sees it cleared by others).
+                    entry = self.own_entries.get(row["key"])
+                    if entry is not None and entry.storage_key == row["storage_key"]:
+                        self.own_entries.pop(row["key"], None)
                 return
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
                 logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch), exc, attempt + 1)
@@ -241,9 +247,9 @@ class SQLiteStore(Store):
         self.write_engine = _make_engine(url, immediate=True)
         self.read_engine = _make_engine(url, immediate=False)
         self._ensure_schema()
-        self.writer = _Writer(self.write_engine)
         # Entries this process filed are served from here until the writer has committed them.
         self._own_entries: dict[str, CacheEntry] = {}
+        self.writer = _Writer(self.write_engine, self._own_entries)
         # Cache lookups are on the hot path of every cached task: a plain sqlite3 connection per thread,
         # in autocommit mode, costs one statement per lookup instead of three through a pool.
         self._database_path = sa.engine.make_url(url).database
@@ -392,7 +398,8 @@ class SQLiteStore(Store):
         elif expired_only:
             now = _dt.datetime.now(_dt.timezone.utc).timestamp()
             query = query.where(table.c.expiration_epoch.is_not(None), table.c.expiration_epoch <= now)
-            self._own_entries = {k: e for k, e in self._own_entries.items() if e.expiration is None or e.expiration.timestamp() > now}
+            for stale in [k for k, e in self._own_entries.items() if e.expiration is not None and e.expiration.timestamp() <= now]:
+                self._own_entries.pop(stale, None)
         else:
             self._own_entries.clear()
         with self.write_engine.begin() as conn:
