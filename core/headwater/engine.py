@@ -92,6 +92,6 @@ class RunEngine:
 
     def _finished(self, state: State, error: Optional[BaseException]) -> State:
         self.logger.engine_info("Finished in state %s", state.short())
-        if error is not None and not isinstance(error, Exception):
+        if error is not None and not isinstance(error, (Exception, RunTimeout)):
             raise error  # KeyboardInterrupt and friends stop everything, once recorded
         return state

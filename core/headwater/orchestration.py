@@ -117,18 +117,25 @@ class Policy:
 
     def propose(self, ctx: TransitionContext) -> Optional[State]:
         """Run the chain on a proposal; commit and return the resulting state, or ``None`` if delayed."""
-        proposed_type = ctx.proposed_state.type
-        for rule in self._governing(ctx):
-            # A rule that changed the proposal ends the chain for the old one; rules that
-            # govern the new transition are consulted in turn.
-            if ctx.proposed_state.type is not proposed_type and not rule.governs(ctx.run.kind, ctx.initial_type, ctx.proposed_state.type):
-                continue
-            try:
-                rule.before_transition(ctx)
-            except Exception:
-                logger.exception("Orchestration rule %r raised; the proposal goes on without it.", rule.name)
-            if ctx.delay_seconds is not None:
-                return None
+        consulted: set[int] = set()
+        chain_done = False
+        while not chain_done:
+            chain_done = True
+            for rule in self._governing(ctx):
+                if id(rule) in consulted:
+                    continue
+                consulted.add(id(rule))
+                proposed_type = ctx.proposed_state.type
+                try:
+                    rule.before_transition(ctx)
+                except Exception:
+                    logger.exception("Orchestration rule %r raised; the proposal goes on without it.", rule.name)
+                if ctx.delay_seconds is not None:
+                    return None
+                if ctx.proposed_state.type is not proposed_type:
+                    # A new transition: the rules that govern it (and have not spoken yet) are consulted.
+                    chain_done = False
+                    break
         state = ctx.proposed_state
         commit_state(ctx.run, state)
         ctx.store.record_state(ctx.run, state)
