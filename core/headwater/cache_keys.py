@@ -33,8 +33,8 @@ def _canonical(value: Any, depth: int = 0) -> Any:
     if isinstance(value, float):
         return ["float", value.hex()]
     if isinstance(value, (list, tuple)):
-        items = [_canonical(item, depth + 1) for item in value]
-        return items if type(value) is list else ["tuple", items]
+        # Every container is tagged, so that no list can spell the same form as another value.
+        return ["list" if type(value) is list else "tuple", [_canonical(item, depth + 1) for item in value]]
     if isinstance(value, dict):
         pairs = [[_canonical(k, depth + 1), _canonical(v, depth + 1)] for k, v in value.items()]
         return ["dict", sorted(pairs, key=lambda pair: json.dumps(pair[0], sort_keys=True))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
 import traceback
@@ -56,6 +57,7 @@ class RunEngine:
                 return accepted
             self.logger.info("Waiting %.1fs before entering %s: %s", ctx.delay_seconds, state.name, ctx.reason)
             yield Wait(ctx.delay_seconds or 0.0)
+            state = state.copy(timestamp=_dt.datetime.now(_dt.timezone.utc))  # it is entered now, not before the wait
 
     def _begin_pending(self, state: State) -> None:
         for _ in self._propose(state):  # a delay on Pending has nothing to wait for

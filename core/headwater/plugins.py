@@ -141,8 +141,13 @@ class Plugins:
         registered = self.pm.register(plugin, name=name)
         if registered is None:
             raise PluginError(f"plugin {name or plugin!r} is blocked or already registered")
-        self.pm.check_pending()
-        self._collect()
+        try:
+            self.pm.check_pending()
+            self._collect()
+        except Exception:
+            self.pm.unregister(plugin)  # a refused plugin must not stay half-registered
+            self._collect()
+            raise
         return registered
 
     def unregister(self, plugin: Any) -> None:

@@ -1,4 +1,9 @@
-"""Timeouts for sync functions: an alarm on the main thread, an asynchronous exception elsewhere."""
+"""Timeouts for sync functions: an alarm on the main thread, an asynchronous exception elsewhere.
+
+Timeouts nest: a task with a timeout inside a flow with a timeout. Each ``sync_timeout``
+block turns only its own expiry into :class:`RunTimeout`; an enclosing block's expiry
+passes through it as :class:`TimeoutExpired`, to be turned into that block's RunTimeout.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +11,14 @@ import contextlib
 import ctypes
 import signal
 import threading
-from typing import Iterator
+import time
+from typing import Iterator, Optional
 
-__all__ = ["RunTimeout", "sync_timeout"]
+__all__ = ["RunTimeout", "TimeoutExpired", "sync_timeout"]
 
 
 class RunTimeout(BaseException):
-    """Raised inside a run's function when its timeout passes.
+    """Raised by a ``sync_timeout`` block whose own timeout passed.
 
     A BaseException, so that a bare ``except Exception`` in user code does not swallow it.
     """
@@ -22,45 +28,102 @@ class RunTimeout(BaseException):
         self.seconds = seconds
 
 
-@contextlib.contextmanager
-def sync_timeout(seconds: float) -> Iterator[None]:
-    if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
-        # SIGALRM interrupts blocking calls such as time.sleep as well as Python code.
-        def on_alarm(signum: int, frame: object) -> None:
-            raise RunTimeout(seconds)
+class TimeoutExpired(BaseException):
+    """Raised inside the code when one of the enclosing timeouts passes (``entry`` says which)."""
 
-        previous = signal.signal(signal.SIGALRM, on_alarm)
-        signal.setitimer(signal.ITIMER_REAL, seconds)
-        try:
-            yield
-        finally:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, previous)
+    entry: Optional["_Entry"] = None
+
+    def __str__(self) -> str:
+        seconds = self.entry.seconds if self.entry is not None else "?"
+        return f"the timeout of an enclosing run ({seconds} seconds) passed"
+
+
+class _Entry:
+    __slots__ = ("seconds", "deadline")
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.deadline = time.monotonic() + seconds
+
+
+# -- on the main thread: one SIGALRM timer, armed for the nearest deadline ---------------------
+
+_stack: list[_Entry] = []
+_previous_handler: object = None
+
+
+def _on_alarm(signum: int, frame: object) -> None:
+    now = time.monotonic()
+    expired = next((entry for entry in _stack if entry.deadline <= now + 1e-3), None)
+    if expired is None:
+        _arm()
         return
+    error = TimeoutExpired()
+    error.entry = expired
+    raise error
 
-    # Off the main thread, raise in the worker thread between two bytecodes; a blocking C call
-    # finishes before it is seen.
+
+def _arm() -> None:
+    if _stack:
+        remaining = min(entry.deadline for entry in _stack) - time.monotonic()
+        signal.setitimer(signal.ITIMER_REAL, max(remaining, 1e-4))
+    else:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+
+
+@contextlib.contextmanager
+def _main_thread_timeout(entry: _Entry) -> Iterator[None]:
+    global _previous_handler
+    if not _stack:
+        _previous_handler = signal.signal(signal.SIGALRM, _on_alarm)
+    _stack.append(entry)
+    _arm()
+    try:
+        yield
+    finally:
+        _stack.remove(entry)
+        _arm()
+        if not _stack:
+            signal.signal(signal.SIGALRM, _previous_handler)  # type: ignore[arg-type]
+
+
+# -- elsewhere: raise in the worker thread between two bytecodes ---------------------------------
+# (a blocking C call, such as a long time.sleep, finishes before the exception is seen)
+
+
+@contextlib.contextmanager
+def _worker_thread_timeout(entry: _Entry) -> Iterator[None]:
     thread_id = threading.get_ident()
-    done = threading.Event()
+    # The exception is given as a class; a class of its own tells this block's expiry from others'.
+    expired = type("TimeoutExpired", (TimeoutExpired,), {"entry": entry})
+    done = False
     lock = threading.Lock()
 
     def expire() -> None:
         with lock:
-            if not done.is_set():
-                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(_ThreadTimeout))
+            if not done:
+                ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(thread_id), ctypes.py_object(expired))
 
-    timer = threading.Timer(seconds, expire)
+    timer = threading.Timer(entry.seconds, expire)
     timer.daemon = True
     timer.start()
     try:
         yield
-    except _ThreadTimeout:
-        raise RunTimeout(seconds) from None
     finally:
         with lock:
-            done.set()
+            done = True
         timer.cancel()
 
 
-class _ThreadTimeout(BaseException):
-    pass
+@contextlib.contextmanager
+def sync_timeout(seconds: float) -> Iterator[None]:
+    entry = _Entry(seconds)
+    on_main = threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer")
+    guard = _main_thread_timeout(entry) if on_main else _worker_thread_timeout(entry)
+    try:
+        with guard:
+            yield
+    except TimeoutExpired as exc:
+        if exc.entry is entry:
+            raise RunTimeout(seconds) from None
+        raise
