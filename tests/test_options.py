@@ -745,6 +745,22 @@ def test_async_flow_failure_raises():
         asyncio.run(bad())
 
 
+def test_async_task_called_directly_from_a_sync_flow_runs_to_the_end():
+    @task
+    async def double(x):
+        await asyncio.sleep(0.01)
+        return x * 2
+
+    @flow
+    def f():
+        return double(21)
+
+    assert f() == 42
+    run = only_flow_run()
+    (task_run,) = get_client().read_task_runs(flow_run_id=run.id)
+    assert task_run.state.name == "Completed"
+
+
 def test_async_task_submitted_from_a_sync_flow():
     @task
     async def double(x):

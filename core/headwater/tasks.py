@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as _dt
 import functools
 import hashlib
@@ -144,7 +145,11 @@ class Task(Generic[P, R]):
                 state = await SubmittedRun(engine).run_async(lambda call: call.run_async())
                 return state if return_state else state.result()
 
-            return run()
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                return asyncio.run(run())  # called from sync code (a sync flow): run it to the end here
+            return run()  # called from async code: the caller awaits it
         state = run_task_now(engine)
         return state if return_state else state.result()
 
