@@ -145,11 +145,10 @@ class Task(Generic[P, R]):
                 state = await SubmittedRun(engine).run_async(lambda call: call.run_async())
                 return state if return_state else state.result()
 
-            try:
-                asyncio.get_running_loop()
-            except RuntimeError:
-                return asyncio.run(run())  # called from sync code (a sync flow): run it to the end here
-            return run()  # called from async code: the caller awaits it
+            flow_ctx = flow_run_context.get()
+            if flow_ctx is not None and not flow_ctx.flow.is_async and not _loop_running():
+                return asyncio.run(run())  # called in a sync flow, which cannot await: run it to the end here
+            return run()  # the caller awaits it, as with any async function
         state = run_task_now(engine)
         return state if return_state else state.result()
 
@@ -197,6 +196,14 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
+
+
+def _loop_running() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 class unmapped:
