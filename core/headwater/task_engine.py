@@ -50,6 +50,16 @@ def _resolve(value: Any, depth: int = 0) -> Any:
     return value
 
 
+def run_to_end(coroutine_function: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a coroutine to its end from sync code, on a new loop (in a thread of its own if this one has a loop)."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine_function())  # type: ignore[arg-type]
+    with concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="headwater-async") as pool:
+        return pool.submit(lambda: asyncio.run(coroutine_function())).result()  # type: ignore[arg-type]
+
+
 class TaskCall:
     """What a runner executes: the task's function and its arguments, upstream values filled in."""
 
@@ -88,7 +98,12 @@ class TaskCall:
         task_run_context.reset(task_token)
 
     def run_sync(self) -> Any:
-        """Call the function here, with the run's context (``get_run_logger``, ``log_prints``, timeout)."""
+        """Call the function here, with the run's context (``get_run_logger``, ``log_prints``, timeout).
+
+        An async function is run to its end on an event loop of its own.
+        """
+        if self.is_async:
+            return run_to_end(self.run_async)
         tokens = self._enter()
         try:
             if self.timeout_seconds is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import datetime as _dt
 import functools
 import hashlib
@@ -136,7 +135,7 @@ class Task(Generic[P, R]):
         return self._call(self.bind(args, kwargs), return_state=False)
 
     def _call(self, parameters: dict[str, Any], return_state: bool) -> Any:
-        from .task_engine import SubmittedRun, run_task_now
+        from .task_engine import SubmittedRun, run_task_now, run_to_end
 
         engine = self._engine(parameters)
         if self.is_async:
@@ -146,8 +145,8 @@ class Task(Generic[P, R]):
                 return state if return_state else state.result()
 
             flow_ctx = flow_run_context.get()
-            if flow_ctx is not None and not flow_ctx.flow.is_async and not _loop_running():
-                return asyncio.run(run())  # called in a sync flow, which cannot await: run it to the end here
+            if flow_ctx is not None and not flow_ctx.flow.is_async:
+                return run_to_end(run)  # called in a sync flow, which cannot await: run it to the end here
             return run()  # the caller awaits it, as with any async function
         state = run_task_now(engine)
         return state if return_state else state.result()
@@ -196,14 +195,6 @@ class Task(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
-
-
-def _loop_running() -> bool:
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return False
-    return True
 
 
 class unmapped:
