@@ -102,7 +102,7 @@ def main() -> None:
     for runner in ("concurrent", "sequential"):
         print(_row(f"submitted, {runner} runner, per task", "us", _scenario("submitted", str(n), runner),
                    "thread pool" if runner == "concurrent" else "plain call"))
-    print(_row(f"cache hit (fresh process), per task", "us", _cache_hits(n), "plain call"))
+    print(_row("cache hit (fresh process), per task", "us", _cache_hits(n), "plain call"))
     print(_row("empty flow run", "ms", _scenario("flow_runs", str(n // 10)), "plain call"))
     print(_row("import headwater", "ms", _import_time(), "import json"))
     print(_row("cold start, one-task flow script", "ms", _cold_start(), "python -c pass"))

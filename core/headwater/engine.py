@@ -8,9 +8,11 @@ import os
 import traceback
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
-from .drivers import Wait
-from .orchestration import TransitionContext, commit_state
-from .states import Cancelled, Crashed, Failed, State, TimedOut
+from .drivers import AWAIT_OTHERS, EXECUTE, Wait
+from .exceptions import ResultSerializationError
+from .orchestration import TransitionContext, commit_state, seconds_until
+from .results import dumps_result, storage_key_for
+from .states import Cancelled, Completed, Crashed, Failed, Retrying, Running, State, StateType, TimedOut
 from .timeouts import RunTimeout
 
 if TYPE_CHECKING:
@@ -41,6 +43,41 @@ class RunEngine:
     policy: Policy
     listener: Any
     logger: RunLogger
+    #: Whether each attempt waits for the runs it started (a flow's submitted tasks) before its outcome.
+    awaits_others_after_attempt = False
+
+    def _attempts(self) -> Generator[Any, Any, State]:
+        """Running, the function, then Completed or Failed: again for as long as the policy schedules a retry."""
+        error: Optional[BaseException] = None
+        state = yield from self._propose(Running())
+        while state.type is StateType.RUNNING:
+            self._before_attempt()
+            value, error = yield EXECUTE
+            if self.awaits_others_after_attempt:
+                yield AWAIT_OTHERS
+            state = yield from self._propose(self._completed(value) if error is None else self._failed(error))
+            if state.type is StateType.SCHEDULED:
+                self._log_retry(state)
+                yield Wait(seconds_until(state.scheduled_time))
+                state = yield from self._propose(Retrying())
+        return self._finished(state, error)
+
+    def _before_attempt(self) -> None:
+        """Called as each attempt starts."""
+
+    def _completed(self, value: Any) -> State:
+        """The state a run proposes when its function returned ``value``."""
+        raise NotImplementedError
+
+    def _persisted(self, value: Any, message: Optional[str] = None) -> State:
+        """A Completed state whose result is written to the result store (Failed if it cannot be serialized)."""
+        storage_key = storage_key_for(self.run.id)
+        try:
+            self.store.write_result(storage_key, dumps_result(value, owner=f"{self.run.kind} '{self.subject.name}'"))
+        except ResultSerializationError as exc:
+            self.logger.error("%s", exc)
+            return Failed(str(exc), data=exc)
+        return Completed(message, data=value, storage_key=storage_key)
 
     def _propose(self, state: State) -> Generator[Any, Any, State]:
         """Propose ``state`` until the policy accepts something; yield ``Wait`` while it delays."""

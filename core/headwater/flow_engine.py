@@ -4,18 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Generator, Optional
+from typing import TYPE_CHECKING, Any, Generator
 
 from .context import FlowRunContext, flow_run_context
 from .environment import standalone_environment
-from .exceptions import ParameterError, ResultSerializationError
+from .exceptions import ParameterError
 from .logs import RunLogger, print_to_logger, reset_print
 from .names import generate_run_name
-from .orchestration import seconds_until
-from .results import dumps_result, jsonable, storage_key_for
+from .results import jsonable
 from .runs import FlowRun
-from .states import Completed, Failed, Pending, Retrying, Running, State, StateType
-from .drivers import AWAIT_OTHERS, EXECUTE, Wait, drive_async, drive_sync
+from .states import Completed, Failed, Pending, State
+from .drivers import drive_async, drive_sync
 from .engine import RunEngine
 from .timeouts import RunTimeout, sync_timeout
 
@@ -30,6 +29,8 @@ flow_logger = logging.getLogger("headwater.flow_runs")
 
 class FlowRunEngine(RunEngine):
     """The orchestration of one flow run."""
+
+    awaits_others_after_attempt = True  # an attempt's outcome counts the task runs it submitted
 
     def __init__(self, flow: Flow, parameters: dict[str, Any]) -> None:
         self.flow = self.subject = flow
@@ -69,23 +70,12 @@ class FlowRunEngine(RunEngine):
             return self._finished(state, None)
 
         self.logger.info("Using task runner '%s'", type(self.task_runner).__name__)
-        error: Optional[BaseException] = None
-        state = yield from self._propose(Running())
-        while state.type is StateType.RUNNING:
-            self.context.futures = []
-            value, error = yield EXECUTE
-            yield AWAIT_OTHERS
-            if error is None:
-                state = yield from self._propose(self._final_state(value))
-            else:
-                state = yield from self._propose(self._failed(error))
-            if state.type is StateType.SCHEDULED:
-                self._log_retry(state)
-                yield Wait(seconds_until(state.scheduled_time))
-                state = yield from self._propose(Retrying())
-        return self._finished(state, error)
+        return (yield from self._attempts())
 
-    def _final_state(self, value: Any) -> State:
+    def _before_attempt(self) -> None:
+        self.context.futures = []
+
+    def _completed(self, value: Any) -> State:
         futures = self.context.futures
         unhandled = [f for f in futures if not f.observed and not f.state.is_completed()]
         if unhandled:
@@ -93,12 +83,7 @@ class FlowRunEngine(RunEngine):
             return Failed(f"{len(unhandled)}/{len(futures)} states failed.", data=first.result(raise_on_failure=False))
         message = "All states completed."
         if self.flow.persist_result:
-            storage_key = storage_key_for(self.run.id)
-            try:
-                self.store.write_result(storage_key, dumps_result(value, owner=f"flow '{self.flow.name}'"))
-            except ResultSerializationError as exc:
-                return Failed(str(exc), data=exc)
-            return Completed(message, data=value, storage_key=storage_key)
+            return self._persisted(value, message)
         return Completed(message, data=value)
 
     # -- calling the flow function -----------------------------------------------------------------

@@ -7,16 +7,15 @@ import concurrent.futures
 import logging
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Optional
 
-from .drivers import AWAIT_OTHERS, EXECUTE, Wait, drive_async, drive_sync
+from .drivers import AWAIT_OTHERS, drive_async, drive_sync
 from .engine import RunEngine
 from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_context, task_run_context
-from .exceptions import ResultSerializationError, UpstreamFailedError
+from .exceptions import UpstreamFailedError
 from .futures import HeadwaterFuture
 from .logs import RunLogger, print_to_logger, reset_print
-from .orchestration import seconds_until
-from .results import dumps_result, jsonable, storage_key_for
+from .results import jsonable
 from .runs import TaskRun
-from .states import Completed, Failed, Pending, Retrying, Running, State, StateType, UpstreamFailed
+from .states import Completed, Pending, State, UpstreamFailed
 from .timeouts import RunTimeout, sync_timeout
 
 if TYPE_CHECKING:
@@ -184,19 +183,7 @@ class TaskRunEngine(RunEngine):
             self.parameters = {name: _resolve(value) for name, value in self.parameters.items()}
 
         self.run.cache_key = self._cache_key()
-        error: Optional[BaseException] = None
-        state = yield from self._propose(Running())
-        while state.type is StateType.RUNNING:
-            value, error = yield EXECUTE
-            if error is None:
-                state = yield from self._propose(self._completed(value))
-            else:
-                state = yield from self._propose(self._failed(error))
-            if state.type is StateType.SCHEDULED:
-                self._log_retry(state)
-                yield Wait(seconds_until(state.scheduled_time))
-                state = yield from self._propose(Retrying())
-        return self._finished(state, error)
+        return (yield from self._attempts())
 
     def wait_for_upstream(self) -> None:
         concurrent.futures.wait([f._future for f in self.upstream])
@@ -227,13 +214,7 @@ class TaskRunEngine(RunEngine):
             persist = self.run.cache_key is not None
         if not persist:
             return Completed(data=value)
-        storage_key = storage_key_for(self.run.id)
-        try:
-            self.store.write_result(storage_key, dumps_result(value, owner=f"task '{self.task.name}'"))
-        except ResultSerializationError as exc:
-            self.logger.error("%s", exc)
-            return Failed(str(exc), data=exc)
-        return Completed(data=value, storage_key=storage_key)
+        return self._persisted(value)
 
 class SubmittedRun:
     """A task run handed to a runner: it can be driven here (``run_sync``) or as a coroutine (``run_async``)."""
