@@ -15,7 +15,7 @@ written twice for sync and async code.
 from __future__ import annotations
 
 import time
-from typing import Any, Awaitable, Callable, Generator
+from typing import Any, Awaitable, Callable, Generator, Optional
 
 from .states import State
 
@@ -38,7 +38,7 @@ def drive_sync(steps: Steps, execute: Callable[[], Any], await_others: Callable[
         while True:
             if instruction is EXECUTE:
                 try:
-                    outcome = (execute(), None)
+                    outcome: tuple[Any, Optional[BaseException]] = (execute(), None)
                 except BaseException as exc:  # the engine records it and re-raises what must stop the flow
                     outcome = (None, exc)
                 instruction = steps.send(outcome)
@@ -60,7 +60,7 @@ async def drive_async(steps: Steps, execute: Callable[[], Awaitable[Any]], await
         while True:
             if instruction is EXECUTE:
                 try:
-                    outcome = (await execute(), None)
+                    outcome: tuple[Any, Optional[BaseException]] = (await execute(), None)
                 except BaseException as exc:
                     outcome = (None, exc)
                 instruction = steps.send(outcome)

@@ -30,6 +30,7 @@ flow_logger = logging.getLogger("headwater.flow_runs")
 class FlowRunEngine(RunEngine):
     """The orchestration of one flow run."""
 
+    run: FlowRun
     awaits_others_after_attempt = True  # an attempt's outcome counts the task runs it submitted
 
     def __init__(self, flow: Flow, parameters: dict[str, Any]) -> None:

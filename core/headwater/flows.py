@@ -168,7 +168,7 @@ class Flow(Generic[P, R]):
     @overload
     def __call__(self, *args: Any, return_state: bool, **kwargs: Any) -> Any: ...
 
-    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:  # type: ignore[misc]
         from .flow_engine import FlowRunEngine, run_flow_async, run_flow_sync
 
         engine = FlowRunEngine(self, self.bind(args, kwargs))

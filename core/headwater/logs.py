@@ -37,7 +37,7 @@ class RunLogger(logging.LoggerAdapter):
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = kwargs.get("extra")
-        kwargs["extra"] = {**self.extra, **extra} if extra else self.extra
+        kwargs["extra"] = {**(self.extra or {}), **extra} if extra else self.extra
         return msg, kwargs
 
 

@@ -199,7 +199,7 @@ class Plugins:
         self.flow_state_listener = hook.on_flow_run_state_change if hook.on_flow_run_state_change.get_hookimpls() else None
         self.task_state_listener = hook.on_task_run_state_change if hook.on_task_run_state_change.get_hookimpls() else None
 
-    def store_class(self, name: str) -> type:
+    def store_class(self, name: str) -> type[Any]:
         found = self.stores.get(name)
         if found is None:
             raise ConfigurationError(
@@ -208,7 +208,7 @@ class Plugins:
             )
         return found
 
-    def task_runner_class(self, name: str) -> type:
+    def task_runner_class(self, name: str) -> type[Any]:
         found = self.task_runners.get(name)
         if found is None:
             raise ConfigurationError(
@@ -227,6 +227,8 @@ class Plugins:
                 continue
             dist = dists.get(id(plugin))
             hooks = sorted(caller.name for caller in self.pm.get_hookcallers(plugin) or [])
+            distribution: Optional[str]
+            version: Optional[str]
             if dist is not None:
                 distribution, version = dist.metadata["Name"], dist.version
             elif name in DEFAULT_PLUGINS:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Optional
+from typing import Any, Mapping, Optional
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -55,13 +55,13 @@ class Settings(BaseModel):
         return self.local_storage_path or self.home / "storage"
 
     @classmethod
-    def from_env(cls, environ: Optional[dict[str, str]] = None) -> "Settings":
-        environ = os.environ if environ is None else environ
-        values = {}
+    def from_env(cls, environ: Optional[Mapping[str, str]] = None) -> "Settings":
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
         for name in cls.model_fields:
             key = ENV_PREFIX + name.upper()
-            if key in environ:
-                values[name] = environ[key]
+            if key in env:
+                values[name] = env[key]
         try:
             return cls(**values)
         except ValidationError as exc:
@@ -72,10 +72,10 @@ class Settings(BaseModel):
                 f"Change or unset the environment variable {ENV_PREFIX}{name.upper()}."
             ) from None
 
-    def sources(self, environ: Optional[dict[str, str]] = None) -> dict[str, str]:
+    def sources(self, environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
         """Where each setting's value came from: ``env`` or ``default``."""
-        environ = os.environ if environ is None else environ
-        return {name: ("env" if ENV_PREFIX + name.upper() in environ else "default") for name in type(self).model_fields}
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        return {name: ("env" if ENV_PREFIX + name.upper() in env else "default") for name in type(self).model_fields}
 
 
 _cache: tuple[tuple[tuple[str, str], ...], Settings] | None = None

@@ -123,7 +123,7 @@ def get_store(settings: Optional[Settings] = None) -> Store:
         with _stores_lock:
             store = _stores.get(key)
             if store is None:
-                store_class = get_plugins().store_class(settings.store)
+                store_class: type[Store] = get_plugins().store_class(settings.store)
                 store = store_class.from_settings(settings)
                 _stores[key] = store
     return store

@@ -131,6 +131,8 @@ class TaskCall:
 class TaskRunEngine(RunEngine):
     """The orchestration of one task run."""
 
+    run: TaskRun
+
     def __init__(
         self,
         task: Task,
@@ -263,6 +265,6 @@ def submit_task(engine: TaskRunEngine, flow_ctx: FlowRunContext) -> HeadwaterFut
     engine.begin()
     runner = flow_ctx.task_runner
     assert runner is not None
-    future = HeadwaterFuture(engine.run, runner.submit(SubmittedRun(engine)))
+    future: HeadwaterFuture[Any] = HeadwaterFuture(engine.run, runner.submit(SubmittedRun(engine)))
     flow_ctx.futures.append(future)
     return future

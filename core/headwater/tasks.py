@@ -162,7 +162,7 @@ class Task(Generic[P, R]):
         """
         from .task_engine import submit_task
 
-        wait_for = kwargs.pop("wait_for", None)  # type: ignore[misc]
+        wait_for: Optional[list[Any]] = kwargs.pop("wait_for", None)  # type: ignore[assignment]
         flow_ctx = flow_run_context.get()
         if flow_ctx is None or flow_ctx.task_runner is None:
             raise HeadwaterError(
@@ -189,7 +189,7 @@ class Task(Generic[P, R]):
         size = next(iter(lengths.values()))
         static = {name: (value.value if isinstance(value, unmapped) else value) for name, value in parameters.items() if name not in mapped}
         return [
-            self.submit(**{**static, **{name: values[i] for name, values in mapped.items()}})  # type: ignore[arg-type]
+            self.submit(**{**static, **{name: values[i] for name, values in mapped.items()}})  # type: ignore[arg-type,call-arg]
             for i in range(size)
         ]
 

@@ -41,6 +41,6 @@ def config(as_json: bool) -> None:
 
     out.table(
         ["SETTING", "VALUE", "SOURCE"],
-        [[r["variable"], "-" if r["value"] is None else str(r["value"]), r["source"]] for r in rows.values()],
+        [[str(r["variable"]), "-" if r["value"] is None else str(r["value"]), str(r["source"])] for r in rows.values()],
         styles=[None, None, style_source], flexible=(1,),
     )

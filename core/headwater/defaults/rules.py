@@ -50,7 +50,7 @@ class CacheRetrieval(OrchestrationRule):
     to_states = frozenset({StateType.RUNNING})
 
     def before_transition(self, ctx: TransitionContext) -> None:
-        key = ctx.run.cache_key
+        key = getattr(ctx.run, "cache_key", None)  # a task-only rule
         if key is None or getattr(ctx.subject, "refresh_cache", False):
             return
         entry = ctx.store.read_cache_entry(key)
@@ -75,7 +75,7 @@ class CacheInsertion(OrchestrationRule):
     to_states = frozenset({StateType.COMPLETED})
 
     def after_transition(self, ctx: TransitionContext) -> None:
-        state, key = ctx.proposed_state, ctx.run.cache_key
+        state, key = ctx.proposed_state, getattr(ctx.run, "cache_key", None)
         if key is None or state.storage_key is None:
             return
         expiration = getattr(ctx.subject, "cache_expiration", None)
