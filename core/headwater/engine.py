@@ -26,10 +26,22 @@ __all__ = ["RunEngine", "format_user_traceback"]
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
+def _user_frames(tb: Any) -> Any:
+    while tb is not None:
+        frame = tb.tb_frame
+        # headwater's own frames, and any frame (a runner plugin's) that sets __tracebackhide__ as pytest does.
+        hidden = frame.f_code.co_filename.startswith(_PACKAGE_DIR) or frame.f_locals.get(
+            "__tracebackhide__", frame.f_globals.get("__tracebackhide__", False)
+        )
+        if not hidden:
+            yield frame, tb.tb_lineno
+        tb = tb.tb_next
+
+
 def format_user_traceback(error: BaseException) -> str:
     """The traceback of ``error`` without headwater's own frames: the user's code is what matters."""
-    stack = [frame for frame in traceback.extract_tb(error.__traceback__) if not frame.filename.startswith(_PACKAGE_DIR)]
-    lines = ["Traceback (most recent call last):\n", *traceback.StackSummary.from_list(stack).format()]
+    stack = traceback.StackSummary.extract(_user_frames(error.__traceback__))
+    lines = ["Traceback (most recent call last):\n", *stack.format()]
     lines.extend(traceback.format_exception_only(type(error), error))
     return "".join(lines).rstrip()
 

@@ -105,10 +105,17 @@ class EventLoopTaskRunner(TaskRunner):
                 if not self._started:
                     raise RuntimeError(f"{self!r} was asked to run a task before it was started")
                 loop = asyncio.new_event_loop()
-                self._thread = threading.Thread(target=loop.run_forever, name=f"headwater-{self.name}-loop", daemon=True)
-                self._thread.start()
-                self.loop_started(loop)
-                self._loop = loop
+                thread = threading.Thread(target=loop.run_forever, name=f"headwater-{self.name}-loop", daemon=True)
+                thread.start()
+                try:
+                    self.loop_started(loop)
+                except BaseException:
+                    # A runner that could not start (an unreachable cluster) leaves no thread behind.
+                    loop.call_soon_threadsafe(loop.stop)
+                    thread.join()
+                    loop.close()
+                    raise
+                self._loop, self._thread = loop, thread
             return self._loop
 
     def duplicate(self) -> TaskRunner:

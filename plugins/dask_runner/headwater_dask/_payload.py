@@ -7,6 +7,9 @@ so that a task parameter named like a ``Client.submit`` option (``key``,
 
 from __future__ import annotations
 
+# Frames of this module are left out of the tracebacks headwater logs for a failed task.
+__tracebackhide__ = True
+
 import asyncio
 from typing import TYPE_CHECKING, Any, Callable, Optional
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Frames of this module are left out of the tracebacks headwater logs for a failed task.
+__tracebackhide__ = True
+
 import asyncio
 import importlib
 import importlib.util
@@ -128,12 +131,7 @@ class DaskTaskRunner(EventLoopTaskRunner):
 
     # -- start and shut down -------------------------------------------------------------------
     def loop_started(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            asyncio.run_coroutine_threadsafe(self._connect(), loop).result()
-        except BaseException:
-            # The base class keeps no loop when this raises: stop ours so its thread ends.
-            loop.call_soon_threadsafe(loop.stop)
-            raise
+        asyncio.run_coroutine_threadsafe(self._connect(), loop).result()
 
     async def _connect(self) -> None:
         try:

@@ -5,6 +5,9 @@ Each task function becomes a Ray remote function once (per process), and is reus
 
 from __future__ import annotations
 
+# Frames of this module are left out of the tracebacks headwater logs for a failed task.
+__tracebackhide__ = True
+
 import asyncio
 import functools
 import re

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+# Frames of this module are left out of the tracebacks headwater logs for a failed task.
+__tracebackhide__ = True
+
 import asyncio
 import importlib.util
 import sys
@@ -102,12 +105,7 @@ class RayTaskRunner(EventLoopTaskRunner):
 
     # -- start and shut down -------------------------------------------------------------------
     def loop_started(self, loop: asyncio.AbstractEventLoop) -> None:
-        try:
-            self._connect()
-        except BaseException:
-            # The base class keeps no loop when this raises: stop ours so its thread ends.
-            loop.call_soon_threadsafe(loop.stop)
-            raise
+        self._connect()
 
     def _connect(self) -> None:
         try:
