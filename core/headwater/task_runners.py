@@ -24,9 +24,11 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import collections
 import concurrent.futures
 import copy
 import threading
+from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 if TYPE_CHECKING:
@@ -94,6 +96,8 @@ class EventLoopTaskRunner(TaskRunner):
         self._thread: Optional[threading.Thread] = None
         self._started = False
         self._lock = threading.Lock()
+        self._arrivals: collections.deque[tuple[SubmittedRun, concurrent.futures.Future[State]]] = collections.deque()
+        self._wakeup_pending = False
 
     def start(self) -> None:
         # The loop starts with the first submission: most flow runs that call tasks directly never need it.
@@ -138,11 +142,36 @@ class EventLoopTaskRunner(TaskRunner):
 
     def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
         loop = self._loop or self._start_loop()
-        return asyncio.run_coroutine_threadsafe(run.run_async(self.execute), loop)
+        future: concurrent.futures.Future[State] = concurrent.futures.Future()
+        self._arrivals.append((run, future))
+        # Waking the loop is a system call: one wake-up serves every run submitted before it drains.
+        if not self._wakeup_pending:
+            self._wakeup_pending = True
+            loop.call_soon_threadsafe(self._start_arrivals)
+        return future
+
+    def _start_arrivals(self) -> None:
+        self._wakeup_pending = False  # before draining: a run appended after this schedules its own wake-up
+        arrivals, loop = self._arrivals, self._loop
+        assert loop is not None
+        while arrivals:
+            run, future = arrivals.popleft()
+            if future.set_running_or_notify_cancel():
+                loop.create_task(run.run_async(self.execute)).add_done_callback(partial(_settle, future))
 
     @abc.abstractmethod
     async def execute(self, call: TaskCall) -> Any:
         """Call the task's function (``await call.run_async()`` or ``call.run_sync()`` somewhere) and return its value."""
+
+
+def _settle(future: concurrent.futures.Future[State], task: asyncio.Task[State]) -> None:
+    """Hand a finished coroutine's outcome to the future the submitter holds."""
+    if task.cancelled():
+        future.cancel()
+    elif task.exception() is not None:
+        future.set_exception(task.exception())
+    else:
+        future.set_result(task.result())
 
 
 class ConcurrentTaskRunner(EventLoopTaskRunner):
