@@ -18,19 +18,23 @@ from headwater.stores import close_stores
 from headwater.tasks import task_input_hash
 
 
-def cached_hello():
+def cached_hello(size=None):
+    """A cached task returning a short string, or ``size`` bytes (big enough to be kept as a file)."""
     calls = []
 
     @task(cache_key_fn=task_input_hash, cache_expiration=timedelta(minutes=1))
     def hello_task(name_input):
         calls.append(name_input)
-        return "hello " + name_input
+        return "hello " + name_input if size is None else b"x" * size
 
     @flow
     def hello_flow(name_input):
         return hello_task(name_input)
 
     return hello_flow, calls
+
+
+BIG = 300 * 1024  # over the store's inline limit
 
 
 # -- records ---------------------------------------------------------------------------------
@@ -190,49 +194,79 @@ def test_database_url_setting_moves_the_database(tmp_path, monkeypatch, headwate
 # -- result payloads ---------------------------------------------------------------------------
 
 
-def test_payloads_go_under_local_storage_path(tmp_path, monkeypatch, headwater_home):
-    storage = tmp_path / "results"
-    monkeypatch.setenv("HEADWATER_LOCAL_STORAGE_PATH", str(storage))
+def test_small_payloads_are_kept_in_the_database(headwater_home):
     hello_flow, _ = cached_hello()
-    assert hello_flow("Marvin") == "hello Marvin"
+    hello_flow("Marvin")
     [run] = get_client().read_task_runs()
     key = run.state.storage_key
     assert re.fullmatch(r"[0-9a-f]{32,}", key)
+    conn = sqlite3.connect(headwater_home / "headwater.db")
+    try:
+        (payload,) = conn.execute("SELECT payload FROM results WHERE storage_key = ?", (key,)).fetchone()
+    finally:
+        conn.close()
+    assert b"hello Marvin" in payload
+    assert not (headwater_home / "storage" / key).exists()
+
+
+def test_large_payloads_go_under_local_storage_path(tmp_path, monkeypatch, headwater_home):
+    storage = tmp_path / "results"
+    monkeypatch.setenv("HEADWATER_LOCAL_STORAGE_PATH", str(storage))
+    hello_flow, _ = cached_hello(BIG)
+    assert hello_flow("Marvin") == b"x" * BIG
+    [run] = get_client().read_task_runs()
+    key = run.state.storage_key
     assert (storage / key).is_file()
     assert not (headwater_home / "storage" / key).exists()
     assert [p.name for p in storage.iterdir()] == [key]  # no temporary files left behind
 
 
-def test_payloads_default_to_home_storage(headwater_home):
-    hello_flow, _ = cached_hello()
+def test_large_payloads_default_to_home_storage(headwater_home):
+    hello_flow, _ = cached_hello(BIG)
     hello_flow("Marvin")
     [run] = get_client().read_task_runs()
     assert (headwater_home / "storage" / run.state.storage_key).is_file()
 
 
-@pytest.mark.parametrize("damage", ["deleted", "truncated", "emptied", "garbage"])
-def test_cached_entry_with_damaged_payload_warns_and_runs_again(damage, headwater_home, caplog):
-    hello_flow, calls = cached_hello()
-    hello_flow("Marvin")
-    hello_flow("Marvin")
-    assert calls == ["Marvin"]  # the second was a cache hit
-    payload = headwater_home / "storage" / get_client().read_task_runs()[0].state.storage_key
+def _damage_file(headwater_home, key, damage):
+    payload = headwater_home / "storage" / key
     if damage == "deleted":
         payload.unlink()
-    elif damage == "truncated":
-        payload.write_bytes(payload.read_bytes()[:4])
-    elif damage == "emptied":
-        payload.write_bytes(b"")
     else:
-        payload.write_bytes(b"\x00\xffnot a payload")
+        payload.write_bytes({"truncated": payload.read_bytes()[:4], "emptied": b"", "garbage": b"\x00\xffnot a payload"}[damage])
+
+
+def _damage_row(headwater_home, key, damage):
+    conn = sqlite3.connect(headwater_home / "headwater.db")
+    try:
+        with conn:
+            if damage == "deleted":
+                conn.execute("DELETE FROM results WHERE storage_key = ?", (key,))
+            else:
+                (payload,) = conn.execute("SELECT payload FROM results WHERE storage_key = ?", (key,)).fetchone()
+                damaged = {"truncated": payload[:4], "emptied": b"", "garbage": b"\x00\xffnot a payload"}[damage]
+                conn.execute("UPDATE results SET payload = ? WHERE storage_key = ?", (damaged, key))
+    finally:
+        conn.close()
+
+
+@pytest.mark.parametrize("where", ["database", "file"])
+@pytest.mark.parametrize("damage", ["deleted", "truncated", "emptied", "garbage"])
+def test_cached_entry_with_damaged_payload_warns_and_runs_again(where, damage, headwater_home, caplog):
+    hello_flow, calls = cached_hello(BIG if where == "file" else None)
+    expected = hello_flow("Marvin")
+    hello_flow("Marvin")
+    assert calls == ["Marvin"]  # the second was a cache hit
+    key = get_client().read_task_runs()[0].state.storage_key
+    (_damage_file if where == "file" else _damage_row)(headwater_home, key, damage)
 
     caplog.clear()
-    assert hello_flow("Marvin") == "hello Marvin"
+    assert hello_flow("Marvin") == expected
     assert calls == ["Marvin", "Marvin"]
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any("cannot be read" in m for m in warnings), warnings
     # The new result replaced the entry: the next run is a cache hit again.
-    assert hello_flow("Marvin") == "hello Marvin"
+    assert hello_flow("Marvin") == expected
     assert calls == ["Marvin", "Marvin"]
     assert [r.state.name for r in get_client().read_task_runs()] == ["Completed", "Cached", "Completed", "Cached"]
 

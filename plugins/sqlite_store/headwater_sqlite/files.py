@@ -16,10 +16,14 @@ class PayloadFiles:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
 
-    def _path(self, storage_key: str) -> Path:
-        # Only hex digests name files, so no key can reach outside the folder.
+    @staticmethod
+    def check_key(storage_key: str) -> None:
+        # Only hex digests name results, so no key can reach outside the folder.
         if not isinstance(storage_key, str) or not _SAFE_KEY.fullmatch(storage_key):
             raise ValueError(f"storage key {storage_key!r} is not a hex digest; refusing to use it as a file name")
+
+    def _path(self, storage_key: str) -> Path:
+        self.check_key(storage_key)
         return self.folder / storage_key
 
     def write(self, storage_key: str, payload: bytes) -> None:

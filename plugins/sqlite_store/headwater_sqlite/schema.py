@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
 
 SCHEMA_VERSION = 1
 
@@ -80,6 +80,16 @@ cache_entries = Table(
     Column("created", String, nullable=False),
     Column("expiration", String),
     Column("expiration_epoch", Float),
+)
+
+# Result payloads up to INLINE_RESULT_LIMIT bytes live here, written in the same transaction as the
+# cache entry that points at them; larger ones are files in the storage folder.
+results = Table(
+    "results",
+    metadata,
+    Column("storage_key", String, primary_key=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("created", String, nullable=False),
 )
 
 meta = Table(

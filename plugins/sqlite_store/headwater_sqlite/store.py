@@ -79,9 +79,10 @@ def _make_engine(url: str, immediate: bool) -> sa.Engine:
 class _Writer:
     """One thread that commits queued writes in batches."""
 
-    def __init__(self, engine: sa.Engine, own_entries: dict[str, CacheEntry]) -> None:
+    def __init__(self, engine: sa.Engine, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes]) -> None:
         self.engine = engine
         self.own_entries = own_entries
+        self.own_results = own_results
         self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
         self.cond = threading.Condition()
         self.enqueued = 0
@@ -134,6 +135,7 @@ class _Writer:
         task_rows: dict[str, dict[str, Any]] = {}
         state_rows: list[dict[str, Any]] = []
         cache_rows: list[dict[str, Any]] = []
+        result_rows: list[dict[str, Any]] = []
         runs: dict[str, Any] = {}
         for kind, first, second in batch:
             if kind == "state":
@@ -151,6 +153,8 @@ class _Writer:
                 )
             elif kind == "cache":
                 cache_rows.append(first)
+            elif kind == "result":
+                result_rows.append(first)
         for run in runs.values():
             (flow_rows if run.kind == "flow" else task_rows)[run.id] = _run_row(run)
         for attempt in range(5):
@@ -162,8 +166,13 @@ class _Writer:
                         _WRITE_TASK_RUNS.run(conn, list(task_rows.values()))
                     if state_rows:
                         _WRITE_STATES.run(conn, state_rows)
+                    if result_rows:
+                        _WRITE_RESULTS.run(conn, result_rows)
                     if cache_rows:
                         _WRITE_CACHE_ENTRIES.run(conn, cache_rows)
+                for row in result_rows:
+                    if self.own_results.get(row["storage_key"]) is row["payload"]:
+                        self.own_results.pop(row["storage_key"], None)
                 for row in cache_rows:
                     # Committed: from now on the database answers for it (and sees it cleared by others).
                     entry = self.own_entries.get(row["key"])
@@ -199,6 +208,10 @@ _WRITE_FLOW_RUNS = _Statement(schema.flow_runs, "id")
 _WRITE_TASK_RUNS = _Statement(schema.task_runs, "id")
 _WRITE_STATES = _Statement(schema.states, None)
 _WRITE_CACHE_ENTRIES = _Statement(schema.cache_entries, "key")
+_WRITE_RESULTS = _Statement(schema.results, "storage_key")
+
+# Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
+INLINE_RESULT_LIMIT = 256 * 1024
 
 
 def _run_row(run: Any) -> dict[str, Any]:
@@ -237,7 +250,7 @@ def _run_row(run: Any) -> dict[str, Any]:
 
 
 class SQLiteStore(Store):
-    """Run records in a SQLite database, result payloads as files beside it."""
+    """Run records and small result payloads in a SQLite database; large payloads as files beside it."""
 
     name = "sqlite"
 
@@ -249,7 +262,8 @@ class SQLiteStore(Store):
         self._ensure_schema()
         # Entries this process filed are served from here until the writer has committed them.
         self._own_entries: dict[str, CacheEntry] = {}
-        self.writer = _Writer(self.write_engine, self._own_entries)
+        self._own_results: dict[str, bytes] = {}
+        self.writer = _Writer(self.write_engine, self._own_entries, self._own_results)
         # Cache lookups are on the hot path of every cached task: a plain sqlite3 connection per thread,
         # in autocommit mode, costs one statement per lookup instead of three through a pool.
         self._database_path = sa.engine.make_url(url).database
@@ -330,9 +344,22 @@ class SQLiteStore(Store):
         return conn
 
     def write_result(self, storage_key: str, payload: bytes) -> None:
-        self.files.write(storage_key, payload)
+        if len(payload) > INLINE_RESULT_LIMIT:
+            self.files.write(storage_key, payload)
+            return
+        self.files.check_key(storage_key)
+        # Queued like the records: it is committed with (or before) any cache entry that points at it.
+        self._own_results[storage_key] = payload
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        self.writer.put(("result", {"storage_key": storage_key, "payload": payload, "created": now}, None))
 
     def read_result(self, storage_key: str) -> bytes:
+        own = self._own_results.get(storage_key)
+        if own is not None:
+            return own
+        row = self._lookup_connection().execute("SELECT payload FROM results WHERE storage_key = ?", (storage_key,)).fetchone()
+        if row is not None:
+            return bytes(row[0])
         return self.files.read(storage_key)
 
     def flush(self) -> None:
