@@ -33,6 +33,8 @@ class CacheEntry:
     task_run_id: str
     created: _dt.datetime
     expiration: Optional[_dt.datetime] = None
+    #: The result's payload, when the store could read it with the entry (saving a second lookup).
+    payload: Optional[bytes] = dataclasses.field(default=None, repr=False, compare=False)
 
     def is_valid(self, now: _dt.datetime) -> bool:
         return self.expiration is None or now < self.expiration
@@ -67,7 +69,11 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read_cache_entry(self, key: str) -> Optional[CacheEntry]:
-        """The entry under ``key``, expired or not, or ``None``."""
+        """The entry under ``key``, expired or not, or ``None``.
+
+        A store that can fetch the payload in the same lookup sets ``payload``;
+        otherwise the caller reads it with :meth:`read_result`.
+        """
 
     @abc.abstractmethod
     def write_result(self, storage_key: str, payload: bytes) -> None:

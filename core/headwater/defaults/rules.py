@@ -57,7 +57,8 @@ class CacheRetrieval(OrchestrationRule):
         if entry is None or not entry.is_valid(_dt.datetime.now(_dt.timezone.utc)):
             return
         try:
-            value = loads_result(ctx.store.read_result(entry.storage_key))
+            payload = entry.payload if entry.payload is not None else ctx.store.read_result(entry.storage_key)
+            value = loads_result(payload)
         except Exception as exc:
             logger.warning(
                 "Task run %r: the cached result under key %r cannot be read (%s: %s); running the task again.",

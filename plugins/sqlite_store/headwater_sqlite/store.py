@@ -326,12 +326,16 @@ class SQLiteStore(Store):
         own = self._own_entries.get(key)
         if own is not None:
             return own
+        # One statement for the entry and, when it is kept inline, its payload: a cache hit is one lookup.
         row = self._lookup_connection().execute(
-            "SELECT storage_key, task_run_id, created, expiration FROM cache_entries WHERE key = ?", (key,)
+            "SELECT c.storage_key, c.task_run_id, c.created, c.expiration, r.payload FROM cache_entries c "
+            "LEFT JOIN results r ON r.storage_key = c.storage_key WHERE c.key = ?",
+            (key,),
         ).fetchone()
         if row is None:
             return None
-        return CacheEntry(key, row[0], row[1], _from_iso(row[2]), _from_iso(row[3]))
+        payload = bytes(row[4]) if row[4] is not None else None
+        return CacheEntry(key, row[0], row[1], _from_iso(row[2]), _from_iso(row[3]), payload)
 
     def _lookup_connection(self) -> Any:
         conn = getattr(self._lookups, "conn", None)
