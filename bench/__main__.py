@@ -107,7 +107,14 @@ def main() -> None:
     print(_row("import headwater", "ms", _import_time(), "import json"))
     print(_row("cold start, one-task flow script", "ms", _cold_start(), "python -c pass"))
     print()
-    print(f"direct-call run: peak RSS {direct['peak_rss_mb']:.0f} MB, database {direct['db_bytes_per_task']:.0f} bytes per task run")
+    print("Scale: the direct-call flow at three sizes (the cost of a task must not grow with the flow).")
+    print()
+    print("| tasks | per task | peak RSS | database per task run |")
+    print("|---|---|---|---|")
+    sizes = (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000)
+    for size in sizes:
+        result = direct if size == n else _scenario("direct", str(size))
+        print(f"| {size:,} | {result['headwater_s'] * 1e6:,.1f} us | {result['peak_rss_mb']:.0f} MB | {result['db_bytes_per_task']:,.0f} bytes |")
 
 
 if __name__ == "__main__":

@@ -35,6 +35,7 @@ from .files import PayloadFiles
 logger = logging.getLogger("headwater.store")
 
 BUSY_TIMEOUT_SECONDS = 60.0
+MAX_QUEUED = 30_000  # writes waiting for the writer thread (three or so per task run)
 
 
 def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
@@ -66,6 +67,7 @@ def _make_engine(url: str, immediate: bool) -> sa.Engine:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB: the indexes of a big flow stay in memory while it runs
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         cursor.close()
 
@@ -93,6 +95,10 @@ class _Writer:
 
     def put(self, item: tuple[str, Any, Any]) -> None:
         with self.cond:
+            # Backpressure: a flow that outruns the disk waits here, so memory stays bounded
+            # (the flow waits for the writer at its end anyway).
+            while len(self.queue) >= MAX_QUEUED and self.thread is not None and self.thread.is_alive():
+                self.cond.wait(0.5)
             self.queue.append(item)
             self.enqueued += 1
             if self.thread is None:
