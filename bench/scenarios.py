@@ -2,7 +2,8 @@
 
 A scenario measures headwater and, in the same process, the baseline it is compared with.
 headwater's INFO logging stays on: its lines go to stderr, which ``python -m bench`` reads
-through a pipe.
+through a pipe. With ``BENCH_FRAMEWORK=prefect`` (run by the Python of a virtual environment
+that has Prefect) the same scenario code measures Prefect instead.
 """
 
 from __future__ import annotations
@@ -11,6 +12,23 @@ import json
 import os
 import sys
 import time
+
+
+FRAMEWORK = os.environ.get("BENCH_FRAMEWORK", "headwater")
+
+
+def _api():
+    """flow, task, task_input_hash and the concurrent runner of the framework under test."""
+    if FRAMEWORK == "prefect":
+        from prefect import flow, task
+        from prefect.task_runners import ThreadPoolTaskRunner
+        from prefect.tasks import task_input_hash
+
+        return flow, task, task_input_hash, {"concurrent": ThreadPoolTaskRunner()}
+    from headwater import flow, task
+    from headwater.tasks import task_input_hash
+
+    return flow, task, task_input_hash, {"concurrent": "concurrent", "sequential": "sequential"}
 
 
 def _plain_calls(n: int) -> float:
@@ -25,8 +43,7 @@ def _plain_calls(n: int) -> float:
 
 def direct(n: int) -> dict:
     """A flow calling a trivial task n times; every state persisted."""
-    from headwater import flow, task
-
+    flow, task, _, _ = _api()
 
     @task
     def trivial(x):
@@ -44,6 +61,8 @@ def direct(n: int) -> dict:
     import resource
 
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # before the check reads records back
+    if FRAMEWORK != "headwater":
+        return {"headwater_s": elapsed / n, "baseline_s": _plain_calls(n), "peak_rss_mb": peak_rss_mb}
     from headwater.client import get_client
 
     runs = get_client().read_flow_runs(flow_name="many", limit=1)
@@ -62,14 +81,13 @@ def direct(n: int) -> dict:
 def submitted(n: int, runner: str) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
-    from headwater import flow, task
-
+    flow, task, _, runners = _api()
 
     @task
     def trivial(x):
         return x + 1
 
-    @flow(task_runner=runner)
+    @flow(task_runner=runners[runner])
     def many(n):
         futures = [trivial.submit(i) for i in range(n)]
         return sum(f.result() for f in futures)
@@ -96,8 +114,7 @@ def submitted(n: int, runner: str) -> dict:
 
 def cache_hits(n: int, phase: str) -> dict:
     """phase 'fill' computes n entries; phase 'hit' (a fresh process) reads them all back from the store."""
-    from headwater import flow, task
-    from headwater.tasks import task_input_hash
+    flow, task, task_input_hash, _ = _api()
 
     calls = []
 
@@ -122,8 +139,7 @@ def cache_hits(n: int, phase: str) -> dict:
 
 
 def flow_runs(n: int) -> dict:
-    from headwater import flow
-
+    flow, _, _, _ = _api()
 
     @flow
     def empty():
