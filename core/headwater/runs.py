@@ -12,6 +12,7 @@ import random
 import uuid
 from typing import Any
 
+from .processes import current_process
 from .states import State
 
 __all__ = ["FlowRun", "TaskRun", "new_run_id"]
@@ -28,7 +29,7 @@ def new_run_id() -> str:
 
 
 class _Run:
-    __slots__ = ("id", "name", "state", "parameters", "tags", "start_time", "end_time", "run_count", "created")
+    __slots__ = ("id", "name", "state", "parameters", "tags", "start_time", "end_time", "run_count", "created", "process")
     kind: str = ""
 
     def __init__(self, name: str, parameters: dict[str, Any], tags: tuple[str, ...]) -> None:
@@ -41,6 +42,8 @@ class _Run:
         self.end_time: _dt.datetime | None = None
         self.run_count = 0
         self.created = _dt.datetime.now(_dt.timezone.utc)
+        #: The process that runs it: a later process tells from it whether the run was left behind by a crash.
+        self.process = current_process()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, id={self.id!r}, state={self.state!r})"

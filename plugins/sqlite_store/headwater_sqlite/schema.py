@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text
+from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
 
 SCHEMA_VERSION = 1
 
@@ -30,6 +30,10 @@ def _run_columns() -> list[Column]:
         Column("end_time", String),
         Column("created", String, nullable=False),
         Column("run_count", Integer, nullable=False, default=0),
+        # The process running it (see headwater.processes): how a crashed run is told from a running one.
+        Column("host", String),
+        Column("pid", Integer),
+        Column("process_token", String),
         *_state_columns(),
     ]
 
@@ -44,6 +48,7 @@ flow_runs = Table(
     Column("parent_task_run_id", String),
     Index("ix_flow_runs_flow_name_created", "flow_name", "created"),
     Index("ix_flow_runs_created", "created"),
+    Index("ix_flow_runs_unfinished", "host", sqlite_where=text("state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')")),
 )
 
 task_runs = Table(
@@ -56,6 +61,7 @@ task_runs = Table(
     Column("cache_key", String),
     Column("dynamic_key", Integer, nullable=False, default=0),
     Index("ix_task_runs_flow_run_id", "flow_run_id"),
+    Index("ix_task_runs_unfinished", "host", sqlite_where=text("state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')")),
 )
 
 states = Table(

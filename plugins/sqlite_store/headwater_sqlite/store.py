@@ -231,6 +231,9 @@ def _run_row(run: Any) -> dict[str, Any]:
         "end_time": _iso(run.end_time),
         "created": run.created.isoformat(),
         "run_count": run.run_count,
+        "host": run.process.host,
+        "pid": run.process.pid,
+        "process_token": run.process.start_token,
         "state_type": state.type.value if state else None,
         "state_name": state.name if state else None,
         "state_message": state.message if state else None,
@@ -266,6 +269,7 @@ class SQLiteStore(Store):
         self.write_engine = _make_engine(url, immediate=True)
         self.read_engine = _make_engine(url, immediate=False)
         self._ensure_schema()
+        self.mark_crashed_runs()
         # Entries this process filed are served from here until the writer has committed them.
         self._own_entries: dict[str, CacheEntry] = {}
         self._own_results: dict[str, bytes] = {}
@@ -306,6 +310,44 @@ class SQLiteStore(Store):
                     "(or HEADWATER_HOME) somewhere else."
                 ) from None
             raise StoreError(f"Cannot open the database {self.url}: {exc.orig}") from None
+
+    def mark_crashed_runs(self) -> int:
+        """Record as Crashed every unfinished run on this host whose process is gone; return how many.
+
+        Called whenever the store is opened (a flow starting, ``headwater runs ls``), so a run
+        whose process was killed never stays Running. Runs of other hosts are left alone: their
+        processes cannot be checked from here.
+        """
+        from headwater.processes import current_process, is_alive
+
+        host = current_process().host
+        unfinished = "state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')"
+        with self.read_engine.connect() as conn:
+            candidates = conn.exec_driver_sql(
+                f"SELECT 'flow_runs', id, pid, process_token FROM flow_runs WHERE host = ? AND {unfinished} "
+                f"UNION ALL SELECT 'task_runs', id, pid, process_token FROM task_runs WHERE host = ? AND {unfinished}",
+                (host, host),
+            ).all()
+        dead = [(table, run_id, pid) for table, run_id, pid, token in candidates if is_alive(host, pid, token) is False]
+        if not dead:
+            return 0
+        now = _dt.datetime.now(_dt.timezone.utc).isoformat()
+        with self.write_engine.begin() as conn:
+            for table, run_id, pid in dead:
+                message = f"The process that ran it (pid {pid} on {host}) is gone: it was killed or crashed."
+                updated = conn.exec_driver_sql(
+                    f"UPDATE {table} SET state_type = 'CRASHED', state_name = 'Crashed', state_message = ?, "
+                    f"state_timestamp = ?, state_storage_key = NULL, end_time = ? WHERE id = ? AND {unfinished}",
+                    (message, now, now, run_id),
+                ).rowcount
+                if updated:  # another process may have swept it a moment ago
+                    conn.exec_driver_sql(
+                        "INSERT INTO states (run_id, type, name, message, timestamp, storage_key) "
+                        "VALUES (?, 'CRASHED', 'Crashed', ?, ?, NULL)",
+                        (run_id, message, now),
+                    )
+        logger.warning("Marked %d run(s) left behind by processes that are gone as Crashed.", len(dead))
+        return len(dead)
 
     # -- writes ------------------------------------------------------------------------------
     def record_state(self, run: Any, state: Any) -> None:
