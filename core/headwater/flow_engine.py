@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any, Generator
+from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .context import FlowRunContext, flow_run_context
 from .environment import standalone_environment
@@ -35,6 +35,14 @@ class FlowRunEngine(RunEngine):
 
     def __init__(self, flow: Flow, parameters: dict[str, Any]) -> None:
         self.flow = self.subject = flow
+        # Validated before the run is recorded, so that the record holds the coerced values
+        # (a SecretStr parameter is recorded masked); a failure is recorded as the run's outcome.
+        self.parameter_error: Optional[ParameterError] = None
+        try:
+            parameters = flow.validate(parameters)
+        except ParameterError as exc:
+            self.parameter_error = exc
+            parameters = {name: ("**********" if name in flow.secret_parameters() else value) for name, value in parameters.items()}
         self.parameters = parameters
         parent = flow_run_context.get()
         if parent is not None:
@@ -63,11 +71,9 @@ class FlowRunEngine(RunEngine):
         self.logger.info("Beginning flow run '%s' for flow '%s'", self.run.name, self.flow.name)
 
     def steps(self) -> Generator[Any, Any, State]:
-        try:
-            self.parameters = self.flow.validate(self.parameters)
-        except ParameterError as exc:
-            self.logger.error("%s", exc)
-            state = yield from self._propose(Failed(str(exc), data=exc))
+        if self.parameter_error is not None:
+            self.logger.error("%s", self.parameter_error)
+            state = yield from self._propose(Failed(str(self.parameter_error), data=self.parameter_error))
             return self._finished(state, None)
 
         self.logger.info("Using task runner '%s'", type(self.task_runner).__name__)

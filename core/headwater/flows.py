@@ -129,6 +129,14 @@ class Flow(Generic[P, R]):
             self._adapters = adapters
         return self._adapters
 
+    def secret_parameters(self) -> set[str]:
+        """Names of the parameters annotated as secrets (pydantic's SecretStr or SecretBytes): never recorded as given."""
+        try:
+            hints = typing.get_type_hints(self.fn)
+        except Exception:
+            return set()
+        return {name for name, hint in hints.items() if getattr(hint, "__name__", "") in ("SecretStr", "SecretBytes")}
+
     def validate(self, parameters: dict[str, Any]) -> dict[str, Any]:
         """Check and coerce parameters against the type hints; raise ParameterError naming the parameter."""
         if not self.validate_parameters:
@@ -146,8 +154,9 @@ class Flow(Generic[P, R]):
                 validated[name] = adapter.validate_python(validated[name])
             except ValidationError as exc:
                 problems = "; ".join(error["msg"] for error in exc.errors())
+                shown = "(a secret, not shown)" if name in self.secret_parameters() else repr(validated[name])
                 raise ParameterError(
-                    f"Flow {self.name!r} got a bad value for parameter {name!r}: {validated[name]!r} ({problems}). "
+                    f"Flow {self.name!r} got a bad value for parameter {name!r}: {shown} ({problems}). "
                     f"Pass a value that fits the type hint {getattr(hint, '__name__', None) or hint!r}, "
                     "or set validate_parameters=False on the flow."
                 ) from None

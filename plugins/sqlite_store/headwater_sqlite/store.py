@@ -285,7 +285,15 @@ class SQLiteStore(Store):
         database = sa.engine.make_url(url).database
         if database and database != ":memory:":
             setting = "HEADWATER_DATABASE_URL" if settings.database_url else "HEADWATER_HOME"
-            _open_folder(Path(database).expanduser().resolve().parent, setting)
+            path = Path(database).expanduser().resolve()
+            _open_folder(path.parent, setting)
+            try:
+                # Created by us, readable by its owner alone (SQLite gives its -wal and -shm files the same mode).
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            except FileExistsError:
+                pass
+            except OSError as exc:
+                raise StoreError(f"Cannot create the database {path} ({exc.strerror}). Set {setting} to a folder you can write to.") from None
         storage = settings.resolved_storage_path
         _open_folder(storage, "HEADWATER_LOCAL_STORAGE_PATH" if settings.local_storage_path else "HEADWATER_HOME")
         return cls(url, storage)
