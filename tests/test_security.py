@@ -52,3 +52,45 @@ def test_a_bad_secret_parameter_is_not_shown_in_the_error(caplog):
     assert "hunter2" not in str(raised.value) and "hunter2" not in caplog.text
     [run] = get_client().read_flow_runs()
     assert run.state.name == "Failed" and "hunter2" not in str(run.parameters)
+
+
+def test_hostile_cache_keys_write_nothing_outside_the_store(tmp_path, headwater_home):
+    hostile = ["../../escape", "/etc/passwd", "a\x00b", "x" * 100_000, "..", "C:\\windows\\system32"]
+    before = {p for p in tmp_path.rglob("*")}
+
+    @task(cache_key_fn=lambda context, parameters: parameters["key"], persist_result=True)
+    def keyed(key):
+        return len(key)
+
+    @flow
+    def f():
+        return [keyed(key) for key in hostile] + [keyed(key) for key in hostile]
+
+    assert f() == [len(k) for k in hostile] * 2
+    states = [t.state.name for t in get_client().read_task_runs()]
+    assert states == ["Completed"] * len(hostile) + ["Cached"] * len(hostile)
+    created = {p for p in tmp_path.rglob("*")} - before
+    assert all(headwater_home in p.parents or p == headwater_home for p in created), created
+
+
+def test_a_result_that_cannot_be_serialized_fails_the_task_by_name(headwater_home):
+    import threading
+
+    import pytest
+
+    @task(persist_result=True)
+    def make_lock():
+        return threading.Lock()
+
+    @flow
+    def f():
+        return make_lock()
+
+    with pytest.raises(Exception, match="make_lock") as raised:
+        f()
+    assert "lock" in str(raised.value).lower()
+    client = get_client()
+    [run] = client.read_flow_runs()
+    [task_run] = client.read_task_runs(flow_run_id=run.id)
+    assert task_run.state.name == "Failed" and "make_lock" in task_run.state.message
+    assert [s.name for s in client.read_state_history(run.id)] == ["Pending", "Running", "Failed"]
