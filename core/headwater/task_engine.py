@@ -84,6 +84,37 @@ class TaskCall:
     def is_async(self) -> bool:
         return self.task.is_async
 
+    def pickling_error(self, engine: str) -> Optional[TypeError]:
+        """For a runner that pickles calls to other processes: an error naming what cannot be pickled, if anything.
+
+        Call it once sending the call failed; it pickles each argument, then the function, to find the culprit.
+        """
+        import cloudpickle
+
+        def fails(value: Any) -> Optional[Exception]:
+            try:
+                cloudpickle.dumps(value)
+            except Exception as exc:
+                return exc
+            return None
+
+        for name, value in self.kwargs.items():
+            problem = fails(value)
+            if problem is not None:
+                return TypeError(
+                    f"Task {self.task.name!r}: argument {name!r} (a {type(value).__module__}.{type(value).__qualname__}) "
+                    f"cannot be pickled to send it to {engine}: {problem}. Pass something picklable (a path, a "
+                    "connection string) and open the resource inside the task, or use a runner that runs tasks in "
+                    "this process ('concurrent')."
+                )
+        problem = fails(self.fn)
+        if problem is not None:
+            return TypeError(
+                f"Task {self.task.name!r}: its function cannot be pickled to send it to {engine}: {problem}. "
+                "A function that refers to unpicklable globals (locks, open connections) cannot run on workers."
+            )
+        return None
+
     def _enter(self) -> tuple[Any, Any, Any]:
         ctx = self.context
         print_token = print_to_logger(ctx.logger) if self.task.log_prints else None

@@ -11,12 +11,12 @@ from __future__ import annotations
 __tracebackhide__ = True
 
 import asyncio
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from headwater.task_engine import TaskCall
+    pass
 
-__all__ = ["call_sync", "call_async", "unpicklable_error"]
+__all__ = ["call_sync", "call_async"]
 
 
 def call_sync(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
@@ -26,35 +26,3 @@ def call_sync(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
 def call_async(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     # A Dask worker runs tasks on threads without an event loop: the coroutine gets one of its own.
     return asyncio.run(fn(**kwargs))
-
-
-def unpicklable_error(call: TaskCall, engine: str, error: BaseException) -> Optional[TypeError]:
-    """If ``error`` came from an argument (or the function) that cannot be pickled, an error that names it.
-
-    Only called once submitting failed, so pickling each argument again costs nothing on the usual path.
-    """
-    import cloudpickle
-
-    def fails(value: Any) -> Optional[Exception]:
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:
-            return exc
-        return None
-
-    for name, value in call.kwargs.items():
-        problem = fails(value)
-        if problem is not None:
-            return TypeError(
-                f"Task {call.task.name!r}: argument {name!r} (a {type(value).__module__}.{type(value).__qualname__}) "
-                f"cannot be pickled to send it to {engine}: {problem}. Pass something picklable (a path, a "
-                "connection string) and open the resource inside the task, or use a runner that runs tasks in "
-                "this process ('concurrent')."
-            )
-    problem = fails(call.fn)
-    if problem is not None:
-        return TypeError(
-            f"Task {call.task.name!r}: its function cannot be pickled to send it to {engine}: {problem}. "
-            "A function that refers to unpicklable globals (locks, open connections) cannot run on workers."
-        )
-    return None

@@ -16,7 +16,7 @@ from headwater.task_runners import EventLoopTaskRunner
 from headwater.timeouts import RunTimeout
 
 from ._options import Submission, capture
-from ._payload import call_async, call_sync, unpicklable_error
+from ._payload import call_async, call_sync
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -230,7 +230,7 @@ class DaskTaskRunner(EventLoopTaskRunner):
                 **options,
             )
         except Exception as exc:
-            error = unpicklable_error(call, "Dask", exc)
+            error = call.pickling_error("Dask")
             if error is None:
                 raise
             raise error from exc

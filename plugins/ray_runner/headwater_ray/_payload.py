@@ -12,12 +12,12 @@ import asyncio
 import functools
 import re
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Optional
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
-    from headwater.task_engine import TaskCall
+    pass
 
-__all__ = ["remote_function", "original_error", "unpicklable_error"]
+__all__ = ["remote_function", "original_error"]
 
 _remote_functions: weakref.WeakKeyDictionary[Callable[..., Any], Any] = weakref.WeakKeyDictionary()
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
@@ -50,35 +50,3 @@ def original_error(error: BaseException) -> BaseException:
     if hasattr(cause, "add_note"):  # Python 3.11+: shown under the exception wherever it is printed
         cause.add_note("Raised on a Ray worker:\n" + _ANSI.sub("", str(error)))
     return cause
-
-
-def unpicklable_error(call: TaskCall, engine: str, error: BaseException) -> Optional[TypeError]:
-    """If ``error`` came from an argument (or the function) that cannot be pickled, an error that names it.
-
-    Only called once submitting failed, so pickling each argument again costs nothing on the usual path.
-    """
-    import cloudpickle
-
-    def fails(value: Any) -> Optional[Exception]:
-        try:
-            cloudpickle.dumps(value)
-        except Exception as exc:
-            return exc
-        return None
-
-    for name, value in call.kwargs.items():
-        problem = fails(value)
-        if problem is not None:
-            return TypeError(
-                f"Task {call.task.name!r}: argument {name!r} (a {type(value).__module__}.{type(value).__qualname__}) "
-                f"cannot be pickled to send it to {engine}: {problem}. Pass something picklable (a path, a "
-                "connection string) and open the resource inside the task, or use a runner that runs tasks in "
-                "this process ('concurrent')."
-            )
-    problem = fails(call.fn)
-    if problem is not None:
-        return TypeError(
-            f"Task {call.task.name!r}: its function cannot be pickled to send it to {engine}: {problem}. "
-            "A function that refers to unpicklable globals (locks, open connections) cannot run on workers."
-        )
-    return None

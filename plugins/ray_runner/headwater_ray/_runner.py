@@ -16,7 +16,7 @@ from headwater.timeouts import RunTimeout
 
 from . import _session
 from ._options import Submission, capture
-from ._payload import original_error, remote_function, unpicklable_error
+from ._payload import original_error, remote_function
 
 if TYPE_CHECKING:
     import concurrent.futures
@@ -154,7 +154,7 @@ class RayTaskRunner(EventLoopTaskRunner):
         try:
             ref = remote.remote(**kwargs)
         except Exception as exc:
-            error = unpicklable_error(call, "Ray", exc)
+            error = call.pickling_error("Ray")
             if error is None:
                 raise
             raise error from exc

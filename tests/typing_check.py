@@ -1,0 +1,58 @@
+"""What a type checker sees of headwater's decorators. Checked by mypy in CI, never run or collected by pytest:
+
+    mypy tests/typing_check.py --strict --warn-unused-ignores
+
+``assert_type`` fails the check when a type is not exactly the one written. Each
+``# type: ignore[code]`` asserts that mypy reports that error on that line:
+with ``--warn-unused-ignores`` an ignore that is no longer needed is an error too.
+"""
+
+from __future__ import annotations
+
+from typing_extensions import assert_type
+
+from headwater import Flow, Task, flow, task
+from headwater.futures import HeadwaterFuture
+from headwater.states import State
+
+
+@task
+def double(x: int) -> int:
+    return 2 * x
+
+
+@task(retries=2, retry_delay_seconds=0.1, tags=["io"])
+def greet(name: str, excited: bool = False) -> str:
+    return name + ("!" if excited else "")
+
+
+@flow(name="typed")
+def typed(n: int, label: str = "x") -> list[int]:
+    # A task keeps its signature: called, it returns its function's type...
+    assert_type(double(n), int)
+    assert_type(greet(label, excited=True), str)
+    # ...submitted or mapped, a future of that type.
+    future = double.submit(n)
+    assert_type(future, HeadwaterFuture[int])
+    assert_type(future.result(), int)
+    assert_type(future.state, State)
+    assert_type(double.map([1, 2, 3]), list[HeadwaterFuture[int]])
+    # Wrong arguments are errors, for calls and for submissions.
+    double("n")  # type: ignore[arg-type]
+    double.submit("n")  # type: ignore[arg-type]
+    greet("a", loud=True)  # type: ignore[call-arg]
+    return [future.result()]
+
+
+# Decorating keeps the parameters and the return type.
+double_task: Task[[int], int] = double
+typed_flow: Flow[[int, str], list[int]] = typed
+assert_type(typed(1), list[int])
+assert_type(typed(1, label="y"), list[int])
+assert_type(typed.with_options(name="other")(2), list[int])
+
+# A flow rejects a wrong argument type. Flow.__call__ is overloaded (the second
+# variant takes return_state=), so mypy reports "no overload variant matches".
+typed("1")  # type: ignore[call-overload]
+typed(1, label=2)  # type: ignore[call-overload]
+typed()  # type: ignore[call-overload]
