@@ -62,7 +62,7 @@ def run_to_end(coroutine_function: Callable[[], Awaitable[Any]]) -> Any:
 class TaskCall:
     """What a runner executes: the task's function and its arguments, upstream values filled in."""
 
-    __slots__ = ("task", "fn", "kwargs", "context", "flow_context", "timeout_seconds")
+    __slots__ = ("task", "fn", "kwargs", "context", "flow_context", "timeout_seconds", "upstream")
 
     def __init__(
         self,
@@ -71,6 +71,7 @@ class TaskCall:
         context: TaskRunContext,
         flow_context: Optional[FlowRunContext],
         timeout_seconds: Optional[float],
+        upstream: Optional[dict[str, str]] = None,
     ) -> None:
         self.task = task
         self.fn = task.fn
@@ -79,6 +80,23 @@ class TaskCall:
         #: Set on the worker thread too, so that a task called inside this task joins the flow run.
         self.flow_context = flow_context
         self.timeout_seconds = timeout_seconds
+        #: Parameter name -> id of the task run whose future was passed as that parameter.
+        self.upstream = upstream or {}
+
+    def with_native(self, native: dict[str, Any]) -> dict[str, Any]:
+        """The arguments, with each upstream value the runner still holds on its engine (by task run id) swapped in.
+
+        An out-of-process runner keeps big results on its engine (a Dask future, a Ray object ref);
+        a downstream task then gets them from there instead of from the flow's process.
+        """
+        swapped = None
+        for name, run_id in self.upstream.items():
+            handle = native.get(run_id)
+            if handle is not None:
+                if swapped is None:
+                    swapped = dict(self.kwargs)
+                swapped[name] = handle
+        return self.kwargs if swapped is None else swapped
 
     @property
     def is_async(self) -> bool:
@@ -182,6 +200,7 @@ class TaskRunEngine(RunEngine):
         self.upstream: list[HeadwaterFuture] = list(wait_for or ())
         for value in parameters.values():
             _visit_futures(value, self.upstream)
+        self.upstream_parameters = {name: v.task_run.id for name, v in parameters.items() if isinstance(v, HeadwaterFuture)}
         dynamic_key = flow_ctx.next_dynamic_key(task.task_key) if flow_ctx is not None else 0
         tags = task.tags + current_tags() if current_tags() else task.tags
         self.run = TaskRun(
@@ -225,7 +244,7 @@ class TaskRunEngine(RunEngine):
         await asyncio.gather(*(asyncio.wrap_future(f._future) for f in self.upstream), return_exceptions=True)
 
     def call(self) -> TaskCall:
-        return TaskCall(self.task, self.parameters, self.context, self.flow_ctx, self.task.timeout_seconds)
+        return TaskCall(self.task, self.parameters, self.context, self.flow_ctx, self.task.timeout_seconds, self.upstream_parameters)
 
     def _cache_key(self) -> Optional[str]:
         key_fn = self.task.cache_key_fn

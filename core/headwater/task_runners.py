@@ -26,6 +26,7 @@ import abc
 import asyncio
 import collections
 import concurrent.futures
+import contextvars
 import copy
 import threading
 from functools import partial
@@ -96,7 +97,7 @@ class EventLoopTaskRunner(TaskRunner):
         self._thread: Optional[threading.Thread] = None
         self._started = False
         self._lock = threading.Lock()
-        self._arrivals: collections.deque[tuple[SubmittedRun, concurrent.futures.Future[State]]] = collections.deque()
+        self._arrivals: collections.deque[tuple[SubmittedRun, concurrent.futures.Future[State], contextvars.Context]] = collections.deque()
         self._wakeup_pending = False
 
     def start(self) -> None:
@@ -143,7 +144,9 @@ class EventLoopTaskRunner(TaskRunner):
     def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
         loop = self._loop or self._start_loop()
         future: concurrent.futures.Future[State] = concurrent.futures.Future()
-        self._arrivals.append((run, future))
+        # The run's coroutine runs in a copy of the submitter's context: `execute` sees the context
+        # variables set around `.submit()` (a runner's per-task options, say).
+        self._arrivals.append((run, future, contextvars.copy_context()))
         # Waking the loop is a system call: one wake-up serves every run submitted before it drains.
         if not self._wakeup_pending:
             self._wakeup_pending = True
@@ -155,9 +158,10 @@ class EventLoopTaskRunner(TaskRunner):
         arrivals, loop = self._arrivals, self._loop
         assert loop is not None
         while arrivals:
-            run, future = arrivals.popleft()
+            run, future, context = arrivals.popleft()
             if future.set_running_or_notify_cancel():
-                loop.create_task(run.run_async(self.execute)).add_done_callback(partial(_settle, future))
+                task = context.run(loop.create_task, run.run_async(self.execute))  # the task takes a copy of `context`
+                task.add_done_callback(partial(_settle, future))
 
     @abc.abstractmethod
     async def execute(self, call: TaskCall) -> Any:

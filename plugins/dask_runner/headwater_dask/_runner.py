@@ -9,20 +9,18 @@ import asyncio
 import importlib
 import importlib.util
 import logging
-from typing import TYPE_CHECKING, Any, Mapping, Optional, Union
+from typing import TYPE_CHECKING, Any, Optional, Union
 
 from headwater.exceptions import ConfigurationError
 from headwater.task_runners import EventLoopTaskRunner
 from headwater.timeouts import RunTimeout
 
-from ._options import Submission, capture
+from ._options import current_options
 from ._payload import call_async, call_sync
 
 if TYPE_CHECKING:
-    import concurrent.futures
 
-    from headwater.states import State
-    from headwater.task_engine import SubmittedRun, TaskCall
+    from headwater.task_engine import TaskCall
 
 __all__ = ["DaskTaskRunner"]
 
@@ -115,7 +113,6 @@ class DaskTaskRunner(EventLoopTaskRunner):
         self._client: Any = None
         self._cluster: Any = None
         self._sizeof: Any = None
-        self._submissions: dict[str, Submission] = {}
         self._native: dict[str, Any] = {}
 
     def duplicate(self) -> DaskTaskRunner:
@@ -198,28 +195,11 @@ class DaskTaskRunner(EventLoopTaskRunner):
             await self._cluster.close()
 
     # -- running tasks -------------------------------------------------------------------------
-    def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
-        submission = capture(run)
-        if submission is None:
-            return super().submit(run)
-        run_id = run.task_run.id
-        self._submissions[run_id] = submission  # before the run can reach execute on the loop
-        try:
-            future = super().submit(run)
-        except BaseException:
-            self._submissions.pop(run_id, None)
-            raise
-        future.add_done_callback(lambda _: self._submissions.pop(run_id, None))
-        return future
-
     async def execute(self, call: TaskCall) -> Any:
         client = self._client
         run = call.context.task_run
-        submission = self._submissions.get(run.id)
-        kwargs: dict[str, Any] = call.kwargs
-        options: Mapping[str, Any] = {}
-        if submission is not None:
-            kwargs, options = submission.arguments(kwargs, self._native), submission.options
+        kwargs = call.with_native(self._native)
+        options = current_options()
         try:
             future = client.submit(
                 call_async if call.is_async else call_sync,

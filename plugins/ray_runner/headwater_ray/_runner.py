@@ -15,14 +15,12 @@ from headwater.task_runners import EventLoopTaskRunner
 from headwater.timeouts import RunTimeout
 
 from . import _session
-from ._options import Submission, capture
+from ._options import current_options
 from ._payload import original_error, remote_function
 
 if TYPE_CHECKING:
-    import concurrent.futures
 
-    from headwater.states import State
-    from headwater.task_engine import SubmittedRun, TaskCall
+    from headwater.task_engine import TaskCall
 
 __all__ = ["RayTaskRunner"]
 
@@ -94,7 +92,6 @@ class RayTaskRunner(EventLoopTaskRunner):
         self._acquired = False
         self._ray: Any = None
         self._task_error: type[BaseException] = Exception
-        self._submissions: dict[str, Submission] = {}
         self._native: dict[str, Any] = {}
 
     def duplicate(self) -> RayTaskRunner:
@@ -128,29 +125,13 @@ class RayTaskRunner(EventLoopTaskRunner):
         self._reset()
 
     # -- running tasks -------------------------------------------------------------------------
-    def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
-        submission = capture(run)
-        if submission is None:
-            return super().submit(run)
-        run_id = run.task_run.id
-        self._submissions[run_id] = submission  # before the run can reach execute on the loop
-        try:
-            future = super().submit(run)
-        except BaseException:
-            self._submissions.pop(run_id, None)
-            raise
-        future.add_done_callback(lambda _: self._submissions.pop(run_id, None))
-        return future
-
     async def execute(self, call: TaskCall) -> Any:
         run = call.context.task_run
         remote = remote_function(call.fn, call.is_async)
-        submission = self._submissions.get(run.id)
-        kwargs = call.kwargs
-        if submission is not None:
-            kwargs = submission.arguments(kwargs, self._native)
-            if submission.options:
-                remote = remote.options(**submission.options)
+        kwargs = call.with_native(self._native)
+        options = current_options()
+        if options:
+            remote = remote.options(**options)
         try:
             ref = remote.remote(**kwargs)
         except Exception as exc:
