@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .context import FlowRunContext, flow_run_context
 from .environment import standalone_environment
 from .exceptions import ParameterError
+from .futures import wait, wait_async
 from .logs import RunLogger, print_to_logger, reset_print
 from .names import generate_run_name
 from .results import jsonable
@@ -16,7 +16,7 @@ from .runs import FlowRun
 from .states import Completed, Failed, Pending, State
 from .drivers import drive_async, drive_sync
 from .engine import RunEngine
-from .timeouts import RunTimeout, sync_timeout
+from .timeouts import await_with_timeout, call_with_timeout
 
 if TYPE_CHECKING:
     from .flows import Flow
@@ -97,10 +97,7 @@ class FlowRunEngine(RunEngine):
     def call_sync(self) -> Any:
         token = print_to_logger(self.logger) if self.flow.log_prints else None
         try:
-            if self.flow.timeout_seconds is None:
-                return self.flow.fn(**self.parameters)
-            with sync_timeout(self.flow.timeout_seconds):
-                return self.flow.fn(**self.parameters)
+            return call_with_timeout(self.flow.fn, self.parameters, self.flow.timeout_seconds)
         finally:
             if token is not None:
                 reset_print(token)
@@ -108,25 +105,16 @@ class FlowRunEngine(RunEngine):
     async def call_async(self) -> Any:
         token = print_to_logger(self.logger) if self.flow.log_prints else None
         try:
-            if self.flow.timeout_seconds is None:
-                return await self.flow.fn(**self.parameters)
-            import anyio
-
-            try:
-                with anyio.fail_after(self.flow.timeout_seconds):
-                    return await self.flow.fn(**self.parameters)
-            except TimeoutError:
-                raise RunTimeout(self.flow.timeout_seconds) from None
+            return await await_with_timeout(self.flow.fn, self.parameters, self.flow.timeout_seconds)
         finally:
             if token is not None:
                 reset_print(token)
 
     def wait_for_tasks(self) -> None:
-        for future in self.context.futures:
-            future.wait()
+        wait(self.context.futures)
 
     async def wait_for_tasks_async(self) -> None:
-        await asyncio.gather(*(asyncio.wrap_future(f._future) for f in self.context.futures), return_exceptions=True)
+        await wait_async(self.context.futures)
 
     def finish(self) -> None:
         """Records of a top-level run reach the database before its caller gets the result."""

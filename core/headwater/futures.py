@@ -10,7 +10,7 @@ from .states import State
 if TYPE_CHECKING:
     from .runs import TaskRun
 
-__all__ = ["HeadwaterFuture", "wait", "DoneAndNotDone"]
+__all__ = ["HeadwaterFuture", "wait", "wait_async", "DoneAndNotDone"]
 
 R = TypeVar("R")
 
@@ -87,3 +87,10 @@ def wait(futures: Iterable[HeadwaterFuture], timeout: Optional[float] = None) ->
     by_inner = {f._future: f for f in futures}
     done, not_done = concurrent.futures.wait(by_inner, timeout=timeout)
     return DoneAndNotDone({by_inner[f] for f in done}, {by_inner[f] for f in not_done})
+
+
+async def wait_async(futures: Iterable[HeadwaterFuture]) -> None:
+    """Wait, without blocking the event loop, until every future is done."""
+    import asyncio
+
+    await asyncio.gather(*(asyncio.wrap_future(f._future) for f in futures), return_exceptions=True)

@@ -11,12 +11,12 @@ from .drivers import AWAIT_OTHERS, drive_async, drive_sync
 from .engine import RunEngine
 from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_context, task_run_context
 from .exceptions import UpstreamFailedError
-from .futures import HeadwaterFuture
+from .futures import HeadwaterFuture, wait, wait_async
 from .logs import RunLogger, print_to_logger, reset_print
 from .results import jsonable
 from .runs import TaskRun
 from .states import Completed, Pending, State, UpstreamFailed
-from .timeouts import RunTimeout, sync_timeout
+from .timeouts import await_with_timeout, call_with_timeout
 
 if TYPE_CHECKING:
     from .plugins import Plugins
@@ -154,25 +154,14 @@ class TaskCall:
             return run_to_end(self.run_async)
         tokens = self._enter()
         try:
-            if self.timeout_seconds is None:
-                return self.fn(**self.kwargs)
-            with sync_timeout(self.timeout_seconds):
-                return self.fn(**self.kwargs)
+            return call_with_timeout(self.fn, self.kwargs, self.timeout_seconds)
         finally:
             self._exit(tokens)
 
     async def run_async(self) -> Any:
         tokens = self._enter()
         try:
-            if self.timeout_seconds is None:
-                return await self.fn(**self.kwargs)
-            import anyio
-
-            try:
-                with anyio.fail_after(self.timeout_seconds):
-                    return await self.fn(**self.kwargs)
-            except TimeoutError:
-                raise RunTimeout(self.timeout_seconds) from None
+            return await await_with_timeout(self.fn, self.kwargs, self.timeout_seconds)
         finally:
             self._exit(tokens)
 
@@ -238,10 +227,10 @@ class TaskRunEngine(RunEngine):
         return (yield from self._attempts())
 
     def wait_for_upstream(self) -> None:
-        concurrent.futures.wait([f._future for f in self.upstream])
+        wait(self.upstream)
 
     async def wait_for_upstream_async(self) -> None:
-        await asyncio.gather(*(asyncio.wrap_future(f._future) for f in self.upstream), return_exceptions=True)
+        await wait_async(self.upstream)
 
     def call(self) -> TaskCall:
         return TaskCall(self.task, self.parameters, self.context, self.flow_ctx, self.task.timeout_seconds, self.upstream_parameters)

@@ -12,9 +12,9 @@ import ctypes
 import signal
 import threading
 import time
-from typing import Iterator, Optional
+from typing import Any, Callable, Iterator, Optional
 
-__all__ = ["RunTimeout", "TimeoutExpired", "sync_timeout"]
+__all__ = ["RunTimeout", "TimeoutExpired", "sync_timeout", "call_with_timeout", "await_with_timeout"]
 
 
 class RunTimeout(BaseException):
@@ -127,3 +127,24 @@ def sync_timeout(seconds: float) -> Iterator[None]:
         if exc.entry is entry:
             raise RunTimeout(seconds) from None
         raise
+
+
+def call_with_timeout(fn: Callable[..., Any], kwargs: dict[str, Any], seconds: Optional[float]) -> Any:
+    """``fn(**kwargs)``, raising :class:`RunTimeout` if it takes more than ``seconds`` (``None``: no limit)."""
+    if seconds is None:
+        return fn(**kwargs)
+    with sync_timeout(seconds):
+        return fn(**kwargs)
+
+
+async def await_with_timeout(fn: Callable[..., Any], kwargs: dict[str, Any], seconds: Optional[float]) -> Any:
+    """``await fn(**kwargs)``, raising :class:`RunTimeout` if it takes more than ``seconds`` (``None``: no limit)."""
+    if seconds is None:
+        return await fn(**kwargs)
+    import anyio
+
+    try:
+        with anyio.fail_after(seconds):
+            return await fn(**kwargs)
+    except TimeoutError:
+        raise RunTimeout(seconds) from None
