@@ -191,7 +191,8 @@ class TaskRunEngine(RunEngine):
             _visit_futures(value, self.upstream)
         self.upstream_parameters = {name: v.task_run.id for name, v in parameters.items() if isinstance(v, HeadwaterFuture)}
         dynamic_key = flow_ctx.next_dynamic_key(task.task_key) if flow_ctx is not None else 0
-        tags = task.tags + current_tags() if current_tags() else task.tags
+        extra_tags = current_tags()
+        tags = tuple(dict.fromkeys(task.tags + extra_tags)) if extra_tags else task.tags
         self.run = TaskRun(
             name=f"{task.name}-{task.task_key[:8]}-{dynamic_key}",
             task_name=task.name,
