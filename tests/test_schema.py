@@ -30,7 +30,10 @@ def test_first_schema_database_opens_and_keeps_its_rows(headwater_home):
 
     conn = sqlite3.connect(headwater_home / "headwater.db")
     try:
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        # Opened by this headwater, it was upgraded in place: the new tables exist, the version says so.
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert {"logs", "concurrency_limits", "concurrency_slots"} <= tables
     finally:
         conn.close()
 

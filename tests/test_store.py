@@ -12,6 +12,7 @@ from datetime import timedelta
 import pytest
 
 from headwater import flow, tags, task
+from headwater_sqlite.schema import SCHEMA_VERSION
 from headwater.client import get_client
 from headwater.exceptions import StoreError
 from headwater.stores import close_stores
@@ -171,7 +172,7 @@ def test_database_file_in_home_in_wal_mode_with_schema_version(headwater_home):
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == (str(SCHEMA_VERSION),)
         assert conn.execute("SELECT COUNT(*) FROM flow_runs").fetchone() == (1,)
     finally:
         conn.close()

@@ -1,10 +1,17 @@
-"""The tables of the SQLite store, and the schema version recorded with them."""
+"""The tables of the SQLite store, and the schema version recorded with them.
+
+Schema history (each upgrade only adds tables, so opening an older database creates
+the missing ones and records the new version):
+
+1. runs, states, cache entries, inline result payloads.
+2. stored log lines (``logs``), tag concurrency limits and the slots held under them.
+"""
 
 from __future__ import annotations
 
 from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 metadata = MetaData()
 
@@ -96,6 +103,44 @@ results = Table(
     Column("storage_key", String, primary_key=True),
     Column("payload", LargeBinary, nullable=False),
     Column("created", String, nullable=False),
+)
+
+# Every log line of a run, written by the store's writer thread in the same batches as states.
+logs = Table(
+    "logs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("run_id", String, nullable=False),
+    # The top-level flow run the line belongs to, so a flow run's logs and its task runs' read in one query.
+    Column("flow_run_id", String),
+    Column("level", Integer, nullable=False),
+    Column("logger", String, nullable=False),
+    Column("timestamp", Float, nullable=False),
+    Column("message", Text, nullable=False),
+    Index("ix_logs_run_id", "run_id", "id"),
+    Index("ix_logs_flow_run_id", "flow_run_id", "id"),
+)
+
+# Tag concurrency limits, shared by every process that uses the database.
+concurrency_limits = Table(
+    "concurrency_limits",
+    metadata,
+    Column("tag", String, primary_key=True),
+    Column("slot_limit", Integer, nullable=False),
+    Column("created", String, nullable=False),
+)
+
+# One row per (tag, task run) holding a slot; the process columns let a dead holder's slot be reclaimed.
+concurrency_slots = Table(
+    "concurrency_slots",
+    metadata,
+    Column("tag", String, primary_key=True),
+    Column("task_run_id", String, primary_key=True),
+    Column("task_run_name", String, nullable=False),
+    Column("host", String, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("process_token", String),
+    Column("acquired", String, nullable=False),
 )
 
 meta = Table(

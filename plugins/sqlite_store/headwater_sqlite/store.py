@@ -311,6 +311,14 @@ class SQLiteStore(Store):
                         f"The database {self.url} was written by a newer headwater (schema {found}; this one knows "
                         f"{schema.SCHEMA_VERSION}). Upgrade headwater, or point HEADWATER_DATABASE_URL at another database."
                     )
+                elif int(found) < schema.SCHEMA_VERSION:
+                    # Every upgrade so far only adds tables: create the missing ones, in the same transaction.
+                    schema.metadata.create_all(conn, checkfirst=True)
+                    conn.execute(
+                        schema.meta.update().where(schema.meta.c.key == "schema_version"),
+                        {"value": str(schema.SCHEMA_VERSION)},
+                    )
+                    logger.info("Upgraded the database %s from schema %s to %s.", self.url, found, schema.SCHEMA_VERSION)
         except sa.exc.DatabaseError as exc:
             if isinstance(exc.orig, sqlite3.DatabaseError) and "not a database" in str(exc.orig):
                 raise StoreError(
