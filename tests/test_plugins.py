@@ -411,7 +411,7 @@ def test_cache_key_function_from_a_plugin_by_name(plugins):
 
 def test_default_plugins_register_the_builtins(plugins):
     assert {"sequential", "concurrent"} <= set(plugins.task_runners.names())
-    assert "task_input_hash" in plugins.cache_key_functions
+    assert {"task_input_hash", "task_source_hash", "flow_parameters_hash"} <= set(plugins.cache_key_functions.names())
     assert {rule.name for rule in plugins.policy.rules} == {"CacheRetrieval", "CacheInsertion", "RetryFailedRuns"}
     assert "sqlite" in plugins.stores
 
@@ -424,6 +424,7 @@ def test_every_hook_is_documented():
         "register_task_runners",
         "register_result_stores",
         "register_cache_key_functions",
+        "register_input_hashers",
         "register_orchestration_rules",
         "on_flow_run_state_change",
         "on_task_run_state_change",

@@ -8,7 +8,7 @@ import headwater
 
 def test_top_level_exports():
     assert sorted(headwater.__all__) == sorted(
-        ["__version__", "flow", "task", "Flow", "Task", "get_run_logger", "tags", "unmapped", "State", "StateType", "hookimpl"]
+        ["__version__", "flow", "task", "Flow", "Task", "get_run_logger", "tags", "unmapped", "exponential_backoff", "State", "StateType", "hookimpl"]
     )
     for name in headwater.__all__:
         assert getattr(headwater, name) is not None
@@ -21,7 +21,9 @@ def test_pinned_module_names():
         AwaitingRetry, Cached, Cancelled, Completed, Crashed, Failed, Pending, Retrying, Running, State, StateType, TimedOut,
     )
     from headwater.task_runners import ConcurrentTaskRunner, SequentialTaskRunner, TaskRunner  # noqa: F401
-    from headwater.tasks import task_input_hash  # noqa: F401
+    from headwater.tasks import (  # noqa: F401
+        combine_cache_keys, exponential_backoff, flow_parameters_hash, task_input_hash, task_source_hash,
+    )
 
 
 def test_import_loads_no_heavy_dependency():

@@ -1,4 +1,9 @@
-"""Cache-key functions: the inputs of a task run, hashed the same way in every process."""
+"""Cache-key functions: the inputs of a task run, hashed the same way in every process.
+
+The built-in key functions are :class:`CacheKeyFunction` objects, so that they
+combine with ``+`` (``task_input_hash + task_source_hash``), with each other and
+with plain functions; :func:`combine_cache_keys` does the same for any functions.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,27 @@ import dataclasses
 import datetime as _dt
 import decimal
 import enum
+import functools
 import hashlib
+import inspect
 import json
 import logging
 import pathlib
+import threading
+import types
 import uuid
-from typing import Any, Optional
+import weakref
+from typing import Any, Callable, Optional
 
-__all__ = ["task_input_hash", "hash_inputs"]
+__all__ = [
+    "CacheKeyFunction",
+    "combine_cache_keys",
+    "task_input_hash",
+    "task_source_hash",
+    "flow_parameters_hash",
+    "hash_inputs",
+    "source_fingerprint",
+]
 
 logger = logging.getLogger("headwater.tasks")
 
@@ -56,7 +74,28 @@ def _canonical(value: Any, depth: int = 0) -> Any:
     dump = getattr(value, "model_dump", None)  # pydantic models
     if callable(dump) and not isinstance(value, type):
         return ["model", f"{type(value).__module__}.{type(value).__qualname__}", _canonical(dump(mode="json"), depth + 1)]
+    # Only values nothing above knows reach the input hashers plugins registered: the common path never looks them up.
+    for name, hasher in _input_hashers():
+        try:
+            form = hasher(value)
+        except Exception as exc:
+            raise InputHasherError(
+                f"input hasher {name!r} raised {type(exc).__name__}: {exc} on a {type(value).__qualname__}"
+            ) from exc
+        if form is NotImplemented or form is None:
+            continue
+        return ["hashed", f"{type(value).__module__}.{type(value).__qualname__}", _canonical(form, depth + 1)]
     raise _NotCanonical(type(value).__qualname__)
+
+
+class InputHasherError(Exception):
+    """An input hasher raised: the task's key cannot be computed (the run goes ahead without a cache)."""
+
+
+def _input_hashers() -> list[tuple[str, Callable[[Any], Any]]]:
+    from .plugins import get_plugins
+
+    return list(get_plugins().input_hashers.items())
 
 
 def hash_inputs(*parts: Any) -> Optional[str]:
@@ -73,7 +112,64 @@ def hash_inputs(*parts: Any) -> Optional[str]:
     return hashlib.sha256(data).hexdigest()[:32]
 
 
-def task_input_hash(context: Any, parameters: dict[str, Any]) -> Optional[str]:
+class CacheKeyFunction:
+    """A cache-key function ``fn(context, parameters)`` that combines with others with ``+``.
+
+    ``a + b`` is a key function whose key changes when either part's does, and
+    that is ``None`` (do not cache) when either part is. A plain function works
+    on either side of ``+`` as long as the other side is a ``CacheKeyFunction``.
+    """
+
+    def __init__(self, fn: Callable[[Any, dict[str, Any]], Any], name: Optional[str] = None) -> None:
+        self.fn = fn
+        functools.update_wrapper(self, fn)  # name, module and docstring, for `headwater plugins ls` and errors
+        self.name: str = name or getattr(fn, "__name__", None) or repr(fn)
+        self.__name__ = self.__qualname__ = self.name  # so that registries and `headwater plugins ls` show this name
+
+    def __call__(self, context: Any, parameters: dict[str, Any]) -> Any:
+        return self.fn(context, parameters)
+
+    def __add__(self, other: Callable[..., Any]) -> CacheKeyFunction:
+        if not callable(other):
+            return NotImplemented
+        return combine_cache_keys(self, other)
+
+    def __radd__(self, other: Callable[..., Any]) -> CacheKeyFunction:
+        if not callable(other):
+            return NotImplemented
+        return combine_cache_keys(other, self)
+
+    def __repr__(self) -> str:
+        return f"<cache key function {self.name}>"
+
+
+def combine_cache_keys(*fns: Callable[[Any, dict[str, Any]], Any]) -> CacheKeyFunction:
+    """One cache-key function made of several: its key hashes all their keys, and is ``None`` if any of them is."""
+    parts: list[Callable[..., Any]] = []
+    for fn in fns:
+        if not callable(fn):
+            raise TypeError(f"combine_cache_keys() takes cache-key functions fn(context, parameters); got {fn!r}")
+        # (a + b) + c is one flat combination of three, so that the parts show in its name.
+        parts.extend(getattr(fn, "parts", None) or (fn,))
+    if not parts:
+        raise TypeError("combine_cache_keys() needs at least one cache-key function")
+
+    def combined(context: Any, parameters: dict[str, Any]) -> Optional[str]:
+        keys = []
+        for part in parts:
+            key = part(context, parameters)
+            if key is None:
+                return None  # one part says "do not cache": the whole says so
+            keys.append(str(key))
+        return hash_inputs(*keys)
+
+    name = "+".join(getattr(part, "name", None) or getattr(part, "__name__", None) or repr(part) for part in parts)
+    result = CacheKeyFunction(combined, name=name)
+    result.parts = tuple(parts)  # type: ignore[attr-defined]
+    return result
+
+
+def _task_input_hash(context: Any, parameters: dict[str, Any]) -> Optional[str]:
     """A cache key from the task's identity and the values of its inputs.
 
     Equal inputs give the same key in every process and on every machine; an
@@ -87,3 +183,64 @@ def task_input_hash(context: Any, parameters: dict[str, Any]) -> Optional[str]:
             context.task.name,
         )
     return key
+
+
+def _code_fingerprint(code: types.CodeType) -> list[Any]:
+    # Constants may be nested code objects (inner functions, comprehensions), whose repr holds an address.
+    consts = [_code_fingerprint(c) if isinstance(c, types.CodeType) else repr(c) for c in code.co_consts]
+    return [code.co_code.hex(), consts, list(code.co_names)]
+
+
+_fingerprints: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
+_fingerprints_lock = threading.Lock()
+
+
+def source_fingerprint(fn: Callable[..., Any]) -> str:
+    """A digest of ``fn``'s source code, or of its bytecode and constants where it has no source (``exec``, a REPL).
+
+    Worked out once per function object: reading and tokenizing a file costs far more than a run.
+    """
+    try:
+        with _fingerprints_lock:
+            return _fingerprints[fn]
+    except (KeyError, TypeError):
+        pass
+    target = inspect.unwrap(fn)
+    try:
+        material: Any = inspect.getsource(target)
+    except (OSError, TypeError):
+        code = getattr(target, "__code__", None)
+        material = _code_fingerprint(code) if code is not None else repr(target)
+    digest = hash_inputs(material) or ""
+    try:
+        with _fingerprints_lock:
+            _fingerprints[fn] = digest
+    except TypeError:
+        pass  # not weak-referenceable: worked out again next time
+    return digest
+
+
+def _task_source_hash(context: Any, parameters: dict[str, Any]) -> Optional[str]:
+    """A cache key from the task's identity and its source code: a new key whenever the function's code changes.
+
+    The inputs do not count; add ``task_input_hash`` for that (``task_input_hash + task_source_hash``).
+    """
+    return hash_inputs(context.task.task_key, source_fingerprint(context.task.fn))
+
+
+def _flow_parameters_hash(context: Any, parameters: dict[str, Any]) -> Optional[str]:
+    """A cache key from the task's identity, and the name and parameters of the flow run it runs in.
+
+    The flow run's parameters as they are recorded: secret parameters are recorded masked, and
+    values that are not plain data by their ``repr``. A task run outside any flow has no flow
+    parameters, and its key is the same for every such run.
+    """
+    flow_run = context.flow_run
+    if flow_run is None:
+        return hash_inputs(context.task.task_key, None)
+    return hash_inputs(context.task.task_key, flow_run.flow_name, flow_run.parameters)
+
+
+task_input_hash = CacheKeyFunction(_task_input_hash, name="task_input_hash")
+task_source_hash = CacheKeyFunction(_task_source_hash, name="task_source_hash")
+flow_parameters_hash = CacheKeyFunction(_flow_parameters_hash, name="flow_parameters_hash")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import inspect
 import logging
 import os
 import traceback
@@ -22,6 +23,14 @@ if TYPE_CHECKING:
     from .stores import Store
 
 __all__ = ["RunEngine", "format_user_traceback"]
+
+#: The option of ``@flow``/``@task`` whose hooks a final state type fires.
+_HOOK_OPTIONS = {
+    StateType.COMPLETED: "on_completion",
+    StateType.FAILED: "on_failure",
+    StateType.CANCELLED: "on_cancellation",
+    StateType.CRASHED: "on_crashed",
+}
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
@@ -133,6 +142,8 @@ class RunEngine:
             self.store.record_state(self.run, state)
         except Exception:
             self.logger.exception("The Crashed state could not be recorded either.")
+        if self.subject.state_hooks:
+            self._call_state_hooks(state)
         return state
 
     def _log_retry(self, state: State) -> None:
@@ -143,6 +154,24 @@ class RunEngine:
 
     def _finished(self, state: State, error: Optional[BaseException]) -> State:
         self.logger.engine_info("Finished in state %s", state.short())
+        if self.subject.state_hooks:  # a dict that is empty unless the flow or task has hooks: no cost otherwise
+            self._call_state_hooks(state)
         if error is not None and not isinstance(error, (Exception, RunTimeout)):
             raise error  # KeyboardInterrupt and friends stop everything, once recorded
         return state
+
+    def _call_state_hooks(self, state: State) -> None:
+        """Call the subject's hooks for this final state (``on_completion``, ...), each guarded: the state stands."""
+        for hook in self.subject.state_hooks.get(state.type, ()):
+            name = getattr(hook, "__qualname__", None) or repr(hook)
+            try:
+                outcome = hook(self.subject, self.run, state)
+                if inspect.isawaitable(outcome):
+                    from .task_engine import run_to_end
+
+                    run_to_end(lambda: outcome)  # an async hook runs to its end before the run returns
+            except Exception:
+                self.logger.exception(
+                    "The %s hook %s of %s run '%s' raised; the run stays %s and the other hooks still run.",
+                    _HOOK_OPTIONS[state.type], name, self.run.kind, self.run.name, state.name,
+                )

@@ -9,10 +9,13 @@ import typing
 from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, ParamSpec, TypeVar, Union, overload
 
 from .exceptions import ConfigurationError, ParameterError
-from .options import check_retries, check_timeout
+from .options import check_callable, check_hooks, check_retries, check_timeout
+from .states import StateType
 
 if TYPE_CHECKING:
     from .plugins import Plugins
+    from .runs import FlowRun
+    from .states import State
     from .task_runners import TaskRunner
 
 __all__ = ["Flow", "flow"]
@@ -21,6 +24,12 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 _COMPUTE: Any = object()
+
+RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...], Callable[[int], list[float]], None]
+#: ``hook(flow, flow_run, state)``, called once the run's final state is recorded.
+FlowStateHook = Callable[["Flow[Any, Any]", "FlowRun", "State"], Any]
+#: ``fn(flow, flow_run, state) -> bool``: whether a failed run that has retries left is retried.
+FlowRetryCondition = Callable[["Flow[Any, Any]", "FlowRun", "State"], bool]
 
 
 def _file_version(fn: Callable[..., Any]) -> Optional[str]:
@@ -46,12 +55,17 @@ class Flow(Generic[P, R]):
         version: Optional[str] = None,
         task_runner: Union[TaskRunner, type, str, None] = None,
         retries: Optional[int] = None,
-        retry_delay_seconds: Union[float, int, list[float], None] = None,
+        retry_delay_seconds: RetryDelay = None,
         retry_jitter_factor: Optional[float] = None,
         timeout_seconds: Optional[float] = None,
         log_prints: bool = False,
         validate_parameters: bool = True,
         persist_result: Optional[bool] = None,
+        retry_condition_fn: Optional[FlowRetryCondition] = None,
+        on_completion: Optional[list[FlowStateHook]] = None,
+        on_failure: Optional[list[FlowStateHook]] = None,
+        on_cancellation: Optional[list[FlowStateHook]] = None,
+        on_crashed: Optional[list[FlowStateHook]] = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow decorates a function; got {fn!r}")
@@ -63,6 +77,26 @@ class Flow(Generic[P, R]):
         self.retries, self.retry_delay_seconds, self.retry_jitter_factor = check_retries(
             retries, retry_delay_seconds, retry_jitter_factor, owner=owner
         )
+        # A backoff policy is kept as given, so that with_options(retries=...) works out the delays again.
+        self._retry_delay_option = retry_delay_seconds if callable(retry_delay_seconds) else self.retry_delay_seconds
+        if retry_condition_fn is not None:
+            check_callable(retry_condition_fn, "retry_condition_fn", owner=owner)
+        self.retry_condition_fn = retry_condition_fn
+        self.on_completion_hooks = check_hooks(on_completion, "on_completion", owner)
+        self.on_failure_hooks = check_hooks(on_failure, "on_failure", owner)
+        self.on_cancellation_hooks = check_hooks(on_cancellation, "on_cancellation", owner)
+        self.on_crashed_hooks = check_hooks(on_crashed, "on_crashed", owner)
+        #: The hooks by the final state type that fires them; empty when there are none, so the engine skips them.
+        self.state_hooks = {
+            state_type: hooks
+            for state_type, hooks in (
+                (StateType.COMPLETED, self.on_completion_hooks),
+                (StateType.FAILED, self.on_failure_hooks),
+                (StateType.CANCELLED, self.on_cancellation_hooks),
+                (StateType.CRASHED, self.on_crashed_hooks),
+            )
+            if hooks
+        }
         self.timeout_seconds = check_timeout(timeout_seconds, owner=owner)
         self.log_prints = log_prints
         self.validate_parameters = validate_parameters
@@ -192,11 +226,14 @@ class Flow(Generic[P, R]):
 
     def with_options(self, **changes: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed."""
-        options = dict(
+        options: dict[str, Any] = dict(
             name=self.name, description=self.description, version=None if self._version is _COMPUTE else self._version,
-            task_runner=self.task_runner, retries=self.retries, retry_delay_seconds=self.retry_delay_seconds,
+            task_runner=self.task_runner, retries=self.retries, retry_delay_seconds=self._retry_delay_option,
             retry_jitter_factor=self.retry_jitter_factor, timeout_seconds=self.timeout_seconds,
             log_prints=self.log_prints, validate_parameters=self.validate_parameters, persist_result=self.persist_result,
+            retry_condition_fn=self.retry_condition_fn, on_completion=list(self.on_completion_hooks),
+            on_failure=list(self.on_failure_hooks), on_cancellation=list(self.on_cancellation_hooks),
+            on_crashed=list(self.on_crashed_hooks),
         )
         unknown = set(changes) - set(options)
         if unknown:
@@ -220,12 +257,17 @@ def flow(
     version: Optional[str] = None,
     task_runner: Union[TaskRunner, type, str, None] = None,
     retries: Optional[int] = None,
-    retry_delay_seconds: Union[float, int, list[float], None] = None,
+    retry_delay_seconds: RetryDelay = None,
     retry_jitter_factor: Optional[float] = None,
     timeout_seconds: Optional[float] = None,
     log_prints: bool = False,
     validate_parameters: bool = True,
     persist_result: Optional[bool] = None,
+    retry_condition_fn: Optional[FlowRetryCondition] = None,
+    on_completion: Optional[list[FlowStateHook]] = None,
+    on_failure: Optional[list[FlowStateHook]] = None,
+    on_cancellation: Optional[list[FlowStateHook]] = None,
+    on_crashed: Optional[list[FlowStateHook]] = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

@@ -77,6 +77,27 @@ def register_cache_key_functions(register: Register) -> None:
 
 
 @hookspec
+def register_input_hashers(register: Register) -> None:
+    """Register input hashers: teach ``task_input_hash`` to hash a type of value by what it means.
+
+    :param register: call ``register(fn, name=...)`` (the name defaults to
+        ``fn.__name__``). ``fn(value)`` returns a form of ``value`` that is equal
+        for equal values in every process: JSON-like data (``None``, ``bool``,
+        ``int``, ``float``, ``str``, lists, tuples and dicts of them) or
+        ``bytes``. It returns ``NotImplemented`` or ``None`` for a value it does
+        not handle, and the next hasher is asked.
+
+    ``task_input_hash`` asks the hashers only about values it cannot put in
+    canonical form itself (anything but plain data, enums, dates, decimals,
+    UUIDs, paths, dataclasses and pydantic models), so they cost nothing for
+    the others. A value no hasher handles is hashed by its cloudpickle, as
+    before. The form is tagged with the value's type, so it cannot collide with
+    a plain value of the same shape. A hasher that raises makes the task run
+    without a cache, with a warning naming the hasher.
+    """
+
+
+@hookspec
 def register_orchestration_rules(register: Register) -> None:
     """Register orchestration rules: the policy every proposed state change passes through.
 

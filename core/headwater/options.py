@@ -7,7 +7,7 @@ from typing import Any, Iterable, Optional
 
 from .exceptions import ConfigurationError
 
-__all__ = ["check_tags", "check_retries", "check_timeout", "check_callable"]
+__all__ = ["check_tags", "check_retries", "check_timeout", "check_callable", "check_hooks"]
 
 
 def check_tags(tags: Optional[Iterable[str]], owner: str) -> tuple[str, ...]:
@@ -33,6 +33,21 @@ def check_retries(retries: Any, delay: Any, jitter: Any, owner: str) -> tuple[in
         raise ConfigurationError(f"{owner}: retries={retries!r} must be a whole number of 0 or more.")
     if delay is None:
         delay = 0
+    if callable(delay):
+        # A backoff policy (such as exponential_backoff(2)) gives one delay per retry, from the number of retries.
+        policy = delay
+        try:
+            delay = policy(retries)
+        except Exception as exc:
+            raise ConfigurationError(
+                f"{owner}: retry_delay_seconds={policy!r} raised {type(exc).__name__}: {exc} when called with "
+                f"retries={retries}; a callable here takes the number of retries and returns a list of seconds."
+            ) from exc
+        if not isinstance(delay, (list, tuple)):
+            raise ConfigurationError(
+                f"{owner}: retry_delay_seconds={policy!r} returned {delay!r} for retries={retries}; "
+                "it must return a list of seconds, one per retry."
+            )
     if isinstance(delay, (list, tuple)):
         if not all(_is_number(d) and d >= 0 for d in delay):
             raise ConfigurationError(f"{owner}: retry_delay_seconds={delay!r} must hold numbers of seconds, 0 or more.")
@@ -57,3 +72,19 @@ def check_timeout(timeout: Any, owner: str) -> Optional[float]:
 def check_callable(fn: Any, option: str, owner: str) -> None:
     if not callable(fn):
         raise ConfigurationError(f"{owner}: {option}={fn!r} is not callable; pass a function.")
+
+
+def check_hooks(hooks: Any, option: str, owner: str) -> tuple[Any, ...]:
+    """State hooks: a list or tuple of callables, kept as a tuple (empty when there are none)."""
+    if hooks is None:
+        return ()
+    if not isinstance(hooks, (list, tuple)):
+        hint = f"[{getattr(hooks, '__name__', 'fn')}]" if callable(hooks) else "[notify]"
+        raise ConfigurationError(f"{owner}: {option}={hooks!r} must be a list of functions, for example {option}={hint}.")
+    for hook in hooks:
+        if not callable(hook):
+            raise ConfigurationError(
+                f"{owner}: {option}={list(hooks)!r} must hold functions called as hook(flow_or_task, run, state); "
+                f"{hook!r} is not callable."
+            )
+    return tuple(hooks)

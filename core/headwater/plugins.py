@@ -182,6 +182,7 @@ class Plugins:
             "register_task_runners": Registry("task runner", "register_task_runners", subclass_of(TaskRunner)),
             "register_result_stores": Registry("store", "register_result_stores", subclass_of(Store)),
             "register_cache_key_functions": Registry("cache-key function", "register_cache_key_functions", is_callable),
+            "register_input_hashers": Registry("input hasher", "register_input_hashers", is_callable),
             "register_orchestration_rules": Registry("orchestration rule", "register_orchestration_rules", is_rule),
         }
 
@@ -194,6 +195,7 @@ class Plugins:
         self.task_runners = registries["register_task_runners"]
         self.stores = registries["register_result_stores"]
         self.cache_key_functions = registries["register_cache_key_functions"]
+        self.input_hashers = registries["register_input_hashers"]
         self.policy = Policy([rule for _, rule in registries["register_orchestration_rules"].items()])
         hook = self.pm.hook
         self.flow_state_listener = hook.on_flow_run_state_change if hook.on_flow_run_state_change.get_hookimpls() else None

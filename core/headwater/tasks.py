@@ -9,20 +9,56 @@ import inspect
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Optional, ParamSpec, TypeVar, Union, overload
 
 from .context import flow_run_context
-from .cache_keys import task_input_hash
+from .cache_keys import combine_cache_keys, flow_parameters_hash, task_input_hash, task_source_hash
 from .exceptions import ConfigurationError, HeadwaterError
-from .options import check_callable, check_retries, check_tags, check_timeout
+from .options import _is_number, check_callable, check_hooks, check_retries, check_tags, check_timeout
+from .states import StateType
 
 if TYPE_CHECKING:
     from .futures import HeadwaterFuture
+    from .runs import TaskRun
     from .states import State
 
-__all__ = ["Task", "task", "task_input_hash"]
+__all__ = [
+    "Task",
+    "task",
+    "task_input_hash",
+    "task_source_hash",
+    "flow_parameters_hash",
+    "combine_cache_keys",
+    "exponential_backoff",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
-RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...]]
+RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...], Callable[[int], list[float]]]
+#: ``hook(task, task_run, state)``, called once the run's final state is recorded.
+TaskStateHook = Callable[["Task[Any, Any]", "TaskRun", "State"], Any]
+#: ``fn(task, task_run, state) -> bool``: whether a failed run that has retries left is retried.
+RetryCondition = Callable[["Task[Any, Any]", "TaskRun", "State"], bool]
+
+
+class exponential_backoff:
+    """A ``retry_delay_seconds`` policy: retry ``n`` (counting from 0) waits ``backoff_factor * 2**n`` seconds.
+
+    ``@task(retries=3, retry_delay_seconds=exponential_backoff(10))`` waits 10, 20, then 40 seconds.
+    Add ``retry_jitter_factor`` so that many failing runs do not all retry at the same moment.
+    """
+
+    def __init__(self, backoff_factor: float) -> None:
+        if not _is_number(backoff_factor) or backoff_factor < 0:
+            raise ConfigurationError(
+                f"exponential_backoff(backoff_factor={backoff_factor!r}): the factor must be a number of seconds, "
+                "0 or more (the first retry waits that long, each later one twice as long as the one before)."
+            )
+        self.backoff_factor = backoff_factor
+
+    def __call__(self, retries: int) -> list[float]:
+        return [self.backoff_factor * 2**n for n in range(retries)]
+
+    def __repr__(self) -> str:
+        return f"exponential_backoff({self.backoff_factor!r})"
 
 
 class Task(Generic[P, R]):
@@ -44,6 +80,9 @@ class Task(Generic[P, R]):
         timeout_seconds: Optional[float] = None,
         persist_result: Optional[bool] = None,
         log_prints: bool = False,
+        retry_condition_fn: Optional[RetryCondition] = None,
+        on_completion: Optional[list[TaskStateHook]] = None,
+        on_failure: Optional[list[TaskStateHook]] = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task decorates a function; got {fn!r}")
@@ -55,6 +94,19 @@ class Task(Generic[P, R]):
         self.retries, self.retry_delay_seconds, self.retry_jitter_factor = check_retries(
             retries, retry_delay_seconds, retry_jitter_factor, owner=f"task {self.name!r}"
         )
+        # A backoff policy is kept as given, so that with_options(retries=...) works out the delays again.
+        self._retry_delay_option = retry_delay_seconds if callable(retry_delay_seconds) else self.retry_delay_seconds
+        if retry_condition_fn is not None:
+            check_callable(retry_condition_fn, "retry_condition_fn", owner=f"task {self.name!r}")
+        self.retry_condition_fn = retry_condition_fn
+        self.on_completion_hooks = check_hooks(on_completion, "on_completion", owner=f"task {self.name!r}")
+        self.on_failure_hooks = check_hooks(on_failure, "on_failure", owner=f"task {self.name!r}")
+        #: The hooks by the final state type that fires them; empty when there are none, so the engine skips them.
+        self.state_hooks = {
+            state_type: hooks
+            for state_type, hooks in ((StateType.COMPLETED, self.on_completion_hooks), (StateType.FAILED, self.on_failure_hooks))
+            if hooks
+        }
         if cache_key_fn is not None and not isinstance(cache_key_fn, str):
             check_callable(cache_key_fn, "cache_key_fn", owner=f"task {self.name!r}")
         self._cache_key_fn = cache_key_fn
@@ -95,12 +147,14 @@ class Task(Generic[P, R]):
 
     def with_options(self, **changes: Any) -> Task[P, R]:
         """A copy of this task with some options changed."""
-        options = dict(
+        options: dict[str, Any] = dict(
             name=self.name, description=self.description, tags=self.tags, version=self.version,
-            retries=self.retries, retry_delay_seconds=self.retry_delay_seconds,
+            retries=self.retries, retry_delay_seconds=self._retry_delay_option,
             retry_jitter_factor=self.retry_jitter_factor, cache_key_fn=self._cache_key_fn,
             cache_expiration=self.cache_expiration, refresh_cache=self.refresh_cache,
             timeout_seconds=self.timeout_seconds, persist_result=self.persist_result, log_prints=self.log_prints,
+            retry_condition_fn=self.retry_condition_fn, on_completion=list(self.on_completion_hooks),
+            on_failure=list(self.on_failure_hooks),
         )
         unknown = set(changes) - set(options)
         if unknown:
@@ -238,6 +292,9 @@ def task(
     timeout_seconds: Optional[float] = None,
     persist_result: Optional[bool] = None,
     log_prints: bool = False,
+    retry_condition_fn: Optional[RetryCondition] = None,
+    on_completion: Optional[list[TaskStateHook]] = None,
+    on_failure: Optional[list[TaskStateHook]] = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

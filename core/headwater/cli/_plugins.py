@@ -56,6 +56,7 @@ def describe(plugins: Plugins) -> dict[str, Any]:
         "task_runners": [{"name": n, "object": _origin(o)} for n, o in plugins.task_runners.items()],
         "stores": [{"name": n, "object": _origin(o)} for n, o in plugins.stores.items()],
         "cache_key_functions": [{"name": n, "object": _origin(o)} for n, o in plugins.cache_key_functions.items()],
+        "input_hashers": [{"name": n, "object": _origin(o)} for n, o in plugins.input_hashers.items()],
         "orchestration_rules": [
             {
                 "position": i,
@@ -80,7 +81,7 @@ def plugins() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print everything as one JSON object.")
 def plugins_ls(as_json: bool) -> None:
     """List plugins and what they register: task runners, stores, cache-key functions,
-    orchestration rules (in policy order), and the plugins that failed to load."""
+    input hashers, orchestration rules (in policy order), and the plugins that failed to load."""
     info = describe(_load())
     if as_json:
         out.echo_json(info)
@@ -91,7 +92,13 @@ def plugins_ls(as_json: bool) -> None:
         [[p["name"], p["distribution"] or "-", p["version"] or "-", ", ".join(p["hooks"]) or "-"] for p in info["plugins"]],
         flexible=(3,), indent="  ",
     )
-    for title, key in (("Task runners", "task_runners"), ("Stores", "stores"), ("Cache-key functions", "cache_key_functions")):
+    sections = (
+        ("Task runners", "task_runners"),
+        ("Stores", "stores"),
+        ("Cache-key functions", "cache_key_functions"),
+        ("Input hashers", "input_hashers"),
+    )
+    for title, key in sections:
         click.echo()
         out.heading(title)
         if info[key]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as _dt
 import logging
 import random
+from typing import Any, Callable
 
 from ..hookspecs import hookimpl
 from ..orchestration import OrchestrationRule, TransitionContext
@@ -27,7 +28,11 @@ def retry_delay(delays: float | list[float] | tuple[float, ...], attempt: int, j
 
 
 class RetryFailedRuns(OrchestrationRule):
-    """A run that fails while it has retries left is scheduled to run again (Failed becomes AwaitingRetry)."""
+    """A run that fails while it has retries left is scheduled to run again (Failed becomes AwaitingRetry).
+
+    A ``retry_condition_fn(subject, run, failed_state)`` on the flow or task has the last word: the run is
+    retried only when it returns True. One that raises is logged, and the run is not retried.
+    """
 
     from_states = frozenset({StateType.RUNNING})
     to_states = frozenset({StateType.FAILED})
@@ -37,9 +42,25 @@ class RetryFailedRuns(OrchestrationRule):
         retries = getattr(subject, "retries", 0) or 0
         if ctx.run.run_count > retries:
             return
+        condition = getattr(subject, "retry_condition_fn", None)
+        if condition is not None and not self._should_retry(condition, ctx):
+            return
         delay = retry_delay(getattr(subject, "retry_delay_seconds", 0), ctx.run.run_count, getattr(subject, "retry_jitter_factor", None))
         when = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=delay)
         ctx.replace(AwaitingRetry(f"Retry {ctx.run.run_count} of {retries}", scheduled_time=when), reason="retries left")
+
+    @staticmethod
+    def _should_retry(condition: Callable[..., Any], ctx: TransitionContext) -> bool:
+        try:
+            return bool(condition(ctx.subject, ctx.run, ctx.proposed_state))
+        except Exception as exc:
+            # The run keeps its own error as its outcome; the condition's error is only reported.
+            logger.warning(
+                "%s run %r: retry_condition_fn %s raised %s: %s; the run is not retried.",
+                ctx.kind.capitalize(), ctx.run.name, getattr(condition, "__qualname__", repr(condition)),
+                type(exc).__name__, exc,
+            )
+            return False
 
 
 class CacheRetrieval(OrchestrationRule):
