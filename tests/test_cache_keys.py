@@ -250,3 +250,118 @@ def test_unhashable_input_warns_and_runs_uncached(caplog):
 def test_unhashable_input_returns_none_from_task_input_hash(caplog):
     assert key({"lock": WithLock()}) is None
     assert any("some_task" in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
+
+
+# -- code-aware and composable key functions ------------------------------------------------------
+
+from headwater.cache_keys import CacheKeyFunction, source_fingerprint  # noqa: E402
+from headwater.tasks import combine_cache_keys, flow_parameters_hash, task_source_hash  # noqa: E402
+
+
+def _exec_function(body):
+    """A function with no source file (as in a REPL or `python -c`): only its code object describes it."""
+    namespace = {}
+    exec(compile(f"def work(x):\n    {body}\n", "<no file>", "exec"), namespace)
+    return namespace["work"]
+
+
+def test_task_source_hash_changes_with_the_source_and_ignores_inputs():
+    @task
+    def version_one(x):
+        return x + 1
+
+    @task
+    def version_two(x):
+        return x + 2
+
+    # The same task key, as the same task edited between two processes would have.
+    context_one = SimpleNamespace(task=SimpleNamespace(task_key="k", name="t", fn=version_one.fn))
+    context_two = SimpleNamespace(task=SimpleNamespace(task_key="k", name="t", fn=version_two.fn))
+    assert task_source_hash(context_one, {"x": 1}) == task_source_hash(context_one, {"x": 2})
+    assert task_source_hash(context_one, {"x": 1}) != task_source_hash(context_two, {"x": 1})
+
+
+def test_source_fingerprint_without_source_uses_bytecode_constants_and_names():
+    plus_one, plus_two = _exec_function("return x + 1"), _exec_function("return x + 2")
+    calls_len, calls_abs = _exec_function("return len(x)"), _exec_function("return abs(x)")
+    assert source_fingerprint(plus_one) == source_fingerprint(_exec_function("return x + 1"))
+    assert source_fingerprint(plus_one) != source_fingerprint(plus_two)  # a constant changed
+    assert source_fingerprint(calls_len) != source_fingerprint(calls_abs)  # a global name changed
+    inner_a = _exec_function("return [y * 2 for y in x]")
+    inner_b = _exec_function("return [y * 3 for y in x]")
+    assert source_fingerprint(inner_a) != source_fingerprint(inner_b)  # inside a nested code object
+
+
+def test_flow_parameters_hash_follows_the_flow_run_parameters():
+    calls = []
+
+    @task(cache_key_fn=flow_parameters_hash)
+    def report(label):
+        calls.append(label)
+        return label
+
+    @flow
+    def nightly(day: str):
+        return report(f"first-{day}"), report(f"second-{day}")  # other task inputs, same flow parameters
+
+    assert nightly("mon") == ("first-mon", "first-mon")
+    assert nightly("mon") == ("first-mon", "first-mon")
+    assert nightly("tue") == ("first-tue", "first-tue")
+    assert calls == ["first-mon", "first-tue"]
+
+
+def test_combined_keys_change_when_any_part_changes():
+    seen = []
+
+    def by_day(context, parameters):
+        return parameters["day"]
+
+    combined = task_input_hash + task_source_hash + by_day
+    assert isinstance(combined, CacheKeyFunction)
+    assert combined.name == "task_input_hash+task_source_hash+by_day"
+    assert (by_day + task_input_hash).name == "by_day+task_input_hash"
+    assert combine_cache_keys(task_input_hash, by_day).name == "task_input_hash+by_day"
+
+    @task(cache_key_fn=task_input_hash + by_day)
+    def load(day, region):
+        seen.append((day, region))
+        return f"{day}-{region}"
+
+    @flow
+    def f():
+        return [load("mon", "eu"), load("mon", "eu"), load("mon", "us"), load("tue", "eu")]
+
+    assert f() == ["mon-eu", "mon-eu", "mon-us", "tue-eu"]
+    assert seen == [("mon", "eu"), ("mon", "us"), ("tue", "eu")]
+
+
+def test_a_part_that_returns_none_makes_the_combination_uncached():
+    def never(context, parameters):
+        return None
+
+    assert (task_input_hash + never)(CONTEXT, {"x": 1}) is None
+    assert combine_cache_keys(never, task_input_hash)(CONTEXT, {"x": 1}) is None
+    assert combine_cache_keys(task_input_hash)(CONTEXT, {"x": 1}) is not None
+
+
+def test_combining_a_non_function_is_an_error():
+    with pytest.raises(TypeError):
+        task_input_hash + 3
+    with pytest.raises(TypeError, match="combine_cache_keys"):
+        combine_cache_keys(task_input_hash, "task_source_hash")
+
+
+def test_builtins_work_by_name():
+    calls = []
+
+    @task(cache_key_fn="task_source_hash")
+    def constant(x):
+        calls.append(x)
+        return "same"
+
+    @flow
+    def f():
+        return constant(1), constant(2)  # inputs do not count for task_source_hash
+
+    assert f() == ("same", "same")
+    assert calls == [1]

@@ -409,6 +409,94 @@ def test_cache_key_function_from_a_plugin_by_name(plugins):
     assert [r.cache_key for r in get_client().read_task_runs()] == ["a", "a", "b"]
 
 
+class Connection:
+    """A value task_input_hash cannot hash by itself: not canonical data, and its lock cannot be pickled."""
+
+    def __init__(self, url):
+        self.url = url
+        self.lock = threading.Lock()
+
+
+class ConnectionHasherPlugin:
+    def __init__(self):
+        self.asked = []
+
+    @hookimpl
+    def register_input_hashers(self, register):
+        def connection_by_url(value):
+            self.asked.append(type(value).__name__)
+            return {"url": value.url} if isinstance(value, Connection) else NotImplemented
+
+        register(connection_by_url)
+
+
+def test_input_hasher_from_a_plugin_makes_a_custom_type_cacheable(plugins):
+    calls = []
+
+    @task(cache_key_fn="task_input_hash")
+    def query(connection, sql):
+        calls.append((connection.url, sql))
+        return len(calls)
+
+    @flow
+    def f():
+        return [
+            query(Connection("db://a"), "select 1"),
+            query(Connection("db://a"), "select 1"),  # an equal connection: Cached
+            query(Connection("db://b"), "select 1"),  # another one: runs
+        ]
+
+    assert f() == [1, 2, 3]  # without the hasher nothing is cached
+    hasher = ConnectionHasherPlugin()
+    plugins.register(hasher)
+    assert plugins.input_hashers.names() == ["connection_by_url"]
+    calls.clear()
+    assert f() == [1, 1, 2]
+    assert calls == [("db://a", "select 1"), ("db://b", "select 1")]
+    # Asked only about the values task_input_hash does not know: never about the SQL string.
+    assert set(hasher.asked) == {"Connection"}
+    latest = get_client().read_flow_runs(limit=1)[0]
+    keys = [r.cache_key for r in sorted(get_client().read_task_runs(flow_run_id=latest.id), key=lambda r: r.name)]
+    assert keys[0] == keys[1] != keys[2] and None not in keys
+
+
+def test_input_hasher_that_raises_runs_the_task_uncached_and_names_the_hasher(plugins, caplog):
+    class BrokenHasher:
+        @hookimpl
+        def register_input_hashers(self, register):
+            def explode(value):
+                raise RuntimeError("hasher bug")
+
+            register(explode)
+
+    plugins.register(BrokenHasher())
+
+    @task(cache_key_fn="task_input_hash")
+    def use(connection):
+        return connection.url
+
+    assert use(Connection("db://a")) == "db://a"
+    assert get_client().read_task_runs()[0].cache_key is None
+    assert any("'explode'" in r.getMessage() and "hasher bug" in r.getMessage() for r in caplog.records)
+
+
+def test_duplicate_input_hasher_name_names_both(plugins):
+    class One:
+        @hookimpl
+        def register_input_hashers(self, register):
+            register(lambda value: NotImplemented, name="same")
+
+    class Two:
+        @hookimpl
+        def register_input_hashers(self, register):
+            register(lambda value: NotImplemented, name="same")
+
+    plugins.register(One())
+    with pytest.raises(PluginError, match="input hasher name 'same' is registered twice"):
+        plugins.register(Two())
+    assert plugins.input_hashers.names() == ["same"]
+
+
 def test_default_plugins_register_the_builtins(plugins):
     assert {"sequential", "concurrent"} <= set(plugins.task_runners.names())
     assert {"task_input_hash", "task_source_hash", "flow_parameters_hash"} <= set(plugins.cache_key_functions.names())
