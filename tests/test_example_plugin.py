@@ -33,6 +33,7 @@ ALL_HOOKS = [
     "on_flow_run_state_change",
     "on_task_run_state_change",
     "register_cache_key_functions",
+    "register_input_hashers",
     "register_orchestration_rules",
     "register_result_stores",
     "register_task_runners",
@@ -127,6 +128,7 @@ def test_the_plugin_is_found_through_its_entry_point_with_one_hook_of_each_kind(
     assert plugins.task_runners.get("timed").__module__ == "headwater_example.runner"
     assert plugins.stores.get("memory").__module__ == "headwater_example.store"
     assert plugins.cache_key_functions.get("inputs_and_data_version").__module__ == "headwater_example.cache_keys"
+    assert plugins.input_hashers.get("function_by_code").__module__ == "headwater_example.input_hashers"
     assert [rule.name for rule in plugins.policy.rules][:2] == ["FailFast", "MaintenanceWindow"]
 
 
@@ -409,6 +411,47 @@ def test_the_cache_key_changes_with_the_data_version(plugins, monkeypatch):
     monkeypatch.delenv("HEADWATER_EXAMPLE_DATA_VERSION")
     assert pipeline("orders") == "Completed"  # unset is a version of its own
     assert calls == ["orders", "users", "orders", "orders"]
+
+
+# -- function_by_code ----------------------------------------------------------------------------------
+
+
+def test_a_function_input_is_hashed_by_its_code(plugins, tmp_path, monkeypatch):
+    from headwater.tasks import task_input_hash
+
+    module = tmp_path / "hw_example_transforms.py"
+    module.write_text("def clean(rows):\n    return [row.strip() for row in rows]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import hw_example_transforms
+
+    @task(cache_key_fn=task_input_hash)
+    def apply(transform, rows):
+        return transform(rows)
+
+    @flow(task_runner="sequential")
+    def transformed(transform):
+        state = apply.call_with_state(transform, [" a "])
+        return state.name, state.result()
+
+    def make_scaler(factor):
+        def scale(rows):
+            return [row * factor for row in rows]
+
+        return scale
+
+    try:
+        assert transformed(hw_example_transforms.clean) == ("Completed", ["a"])
+        assert transformed(hw_example_transforms.clean) == ("Cached", ["a"])
+        # The module's function changes under the same name: a new key, not the old result.
+        module.write_text("def clean(rows):\n    return [row.strip().upper() for row in rows]\n")
+        importlib.reload(hw_example_transforms)
+        assert transformed(hw_example_transforms.clean) == ("Completed", ["A"])
+        # One source, one name, different values closed over: different keys.
+        assert transformed(make_scaler(2)) == ("Completed", [" a  a "])
+        assert transformed(make_scaler(3)) == ("Completed", [" a  a  a "])
+        assert transformed(make_scaler(2)) == ("Cached", [" a  a "])
+    finally:
+        sys.modules.pop("hw_example_transforms", None)
 
 
 # -- MemoryStore ------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from headwater import hookimpl
 
 from . import audit
 from .cache_keys import inputs_and_data_version
+from .input_hashers import function_by_code
 from .rules import FailFast, MaintenanceWindow
 from .runner import TimedTaskRunner
 from .store import MemoryStore
@@ -43,6 +44,11 @@ def register_result_stores(register):
 @hookimpl
 def register_cache_key_functions(register):
     register(inputs_and_data_version)  # by its __name__: @task(cache_key_fn="inputs_and_data_version")
+
+
+@hookimpl
+def register_input_hashers(register):
+    register(function_by_code)  # asked by task_input_hash about values it cannot hash itself
 
 
 # tryfirst: these rules come before the default ones (and before the rules of plugins
