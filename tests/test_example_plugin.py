@@ -12,6 +12,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +27,7 @@ from headwater.plugins import Plugins, use_plugins
 from headwater.runs import TaskRun
 from headwater.states import Pending, Running
 from headwater.stores import get_store
+from headwater.testing.runner_conformance import RunnerConformance
 
 EXAMPLE_DIST = Path(__file__).resolve().parent.parent / "docs" / "examples" / "headwater-example-plugin"
 
@@ -110,9 +112,10 @@ def history(run_id):
     return [state.name for state in get_client().read_state_history(run_id)]
 
 
-def task_runs_of(flow_state_or_run_id):
+def task_runs_of(a_flow):
+    """The latest run of ``a_flow`` and its task runs, as recorded."""
     client = get_client()
-    [flow_run] = client.read_flow_runs(limit=1)
+    [flow_run] = client.read_flow_runs(flow_name=a_flow.name, limit=1)
     return flow_run, client.read_task_runs(flow_run_id=flow_run.id)
 
 
@@ -204,7 +207,7 @@ def test_maintenance_task_waits_in_pending_while_the_window_is_open(plugins, mon
     assert f"{window} UTC to close" in message
     seconds_left = int(message.rsplit("(", 1)[1].split("s from now")[0])
     assert 60 <= seconds_left <= 180
-    flow_run, task_runs = task_runs_of(nightly)
+    _, task_runs = task_runs_of(nightly)
     by_task = {run.task_name: run for run in task_runs}
     assert history(by_task["vacuum"].id) == ["Pending", "Running", "Completed"]  # it waited in Pending
     assert history(by_task["report"].id) == ["Pending", "Running", "Completed"]
@@ -297,7 +300,7 @@ def test_fail_fast_cancels_the_task_runs_not_started_after_a_failure(plugins):
     with tags("fail-fast"):
         state = etl(return_state=True)
     assert state.is_failed()
-    flow_run, task_runs = task_runs_of(etl)
+    _, task_runs = task_runs_of(etl)
     by_name = {run.task_name: [] for run in task_runs}
     for run in task_runs:
         by_name[run.task_name].append(run)
@@ -522,8 +525,6 @@ def test_the_audit_file_gets_one_line_per_state_change_in_order(plugins, monkeyp
 
 
 def test_the_code_quoted_in_writing_rules_is_the_examples_own():
-    import re
-
     page = (EXAMPLE_DIST.parent.parent / "writing-rules.md").read_text()
     package = EXAMPLE_DIST / "headwater_example"
     sources = {path.name: path.read_text() for path in package.glob("*.py")}
@@ -544,3 +545,17 @@ def test_the_code_quoted_in_writing_rules_is_the_examples_own():
 def _in_order(lines, source_lines):
     remaining = iter(source_lines)
     return all(any(line == candidate for candidate in remaining) for line in lines)
+
+
+# -- the runner passes headwater's runner contract ------------------------------------------------------
+
+
+class TestTimedTaskRunnerConformance(RunnerConformance):
+    """The example's runner, put through the suite every runner passes (see docs/runner-plugins.md)."""
+
+    @pytest.fixture
+    def runner(self, example_site, monkeypatch):
+        monkeypatch.syspath_prepend(str(example_site))
+        from headwater_example.runner import TimedTaskRunner
+
+        return TimedTaskRunner(max_workers=4)
