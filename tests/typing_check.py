@@ -56,3 +56,34 @@ assert_type(typed.with_options(name="other")(2), list[int])
 typed("1")  # type: ignore[call-overload]
 typed(1, label=2)  # type: ignore[call-overload]
 typed()  # type: ignore[call-overload]
+
+
+# State hooks, retry conditions and backoff policies are typed options of both decorators.
+from headwater import exponential_backoff  # noqa: E402
+from headwater.runs import FlowRun, TaskRun  # noqa: E402
+
+
+def task_done(task: Task[..., object], run: TaskRun, state: State) -> None: ...
+
+
+def flow_done(flow: Flow[..., object], run: FlowRun, state: State) -> None: ...
+
+
+def retry_timeouts(task: Task[..., object], run: TaskRun, state: State) -> bool:
+    return isinstance(state.result(raise_on_failure=False), TimeoutError)
+
+
+@task(on_completion=[task_done], on_failure=[task_done], retries=3,
+      retry_delay_seconds=exponential_backoff(2), retry_condition_fn=retry_timeouts)
+def hooked(x: int) -> int:
+    return x
+
+
+@flow(on_completion=[flow_done], on_failure=[flow_done], on_cancellation=[flow_done], on_crashed=[flow_done],
+      retries=1, retry_delay_seconds=lambda n: [1.0] * n)
+def hooked_flow() -> None: ...
+
+
+hooked_task: Task[[int], int] = hooked
+hooked_flow_typed: Flow[[], None] = hooked_flow
+task(on_completion=task_done)  # type: ignore[call-overload]
