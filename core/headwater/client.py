@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
-    from .records import FlowRunRecord, StateRecord, TaskRunRecord
+    from .records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .stores import Store
 
 __all__ = ["Client", "get_client"]
@@ -32,6 +32,18 @@ class Client:
     def read_state_history(self, run_id: str) -> list[StateRecord]:
         """Every state a flow run or task run went through, oldest first."""
         return self.store.read_state_history(run_id)
+
+    def read_logs(self, flow_run_id: str, min_level: int = 0, after_id: int = 0, limit: int = 10_000) -> list[LogLineRecord]:
+        """The stored log lines of a flow run and of its task runs and subflows, oldest first.
+
+        ``min_level`` is a :mod:`logging` level; pass the ``id`` of the last line seen as
+        ``after_id`` to read only newer ones.
+        """
+        return self.store.read_logs(flow_run_id, min_level=min_level, after_id=after_id, limit=limit)
+
+    def read_cache_entries(self, limit: int = 1_000) -> list[CacheEntryRecord]:
+        """Cache entries, newest first, with their task's name and payload size."""
+        return self.store.read_cache_entries(limit=limit)
 
 
 def get_client() -> Client:

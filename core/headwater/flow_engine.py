@@ -62,7 +62,9 @@ class FlowRunEngine(RunEngine):
             tags=current_tags(),
             parent_flow_run_id=parent.flow_run.id if parent is not None else None,
         )
-        self.logger = RunLogger(flow_logger, f"Flow run '{self.run.name}'", self.run.id)
+        # Lines are stored under the top-level flow run, so that one query reads a run and everything under it.
+        top_level_id = parent.logger.flow_run_id if parent is not None else self.run.id
+        self.logger = RunLogger(flow_logger, f"Flow run '{self.run.name}'", self.run.id, top_level_id, store)
         self.task_runner: TaskRunner = flow.resolve_task_runner(plugins)
         self.context = FlowRunContext(flow, self.run, store, plugins, self.logger, self.task_runner)
 

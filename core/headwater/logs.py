@@ -6,14 +6,19 @@ import builtins
 import collections
 import contextvars
 import io
+import itertools
 import logging
 import os
 import sys
 import threading
 import time
-from typing import Any, MutableMapping, Optional
+import weakref
+from typing import TYPE_CHECKING, Any, MutableMapping, Optional
 
-__all__ = ["RunLogger", "setup_logging", "print_to_logger", "engine_logger"]
+if TYPE_CHECKING:
+    from .stores import Store
+
+__all__ = ["RunLogger", "StoreHandler", "setup_logging", "print_to_logger", "engine_logger"]
 
 engine_logger = logging.getLogger("headwater.engine")
 _FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(run_label)s - %(message)s"
@@ -27,10 +32,24 @@ class _RunFormatter(logging.Formatter):
 
 
 class RunLogger(logging.LoggerAdapter):
-    """A logger whose lines say which run they come from."""
+    """A logger whose lines say which run they come from, and which the run's store keeps.
 
-    def __init__(self, logger: logging.Logger, label: str, run_id: Optional[str] = None) -> None:
-        super().__init__(logger, {"run_label": label, "run_id": run_id})
+    Each line carries the run's id, the id of the top-level flow run it belongs to and
+    the number of the store to keep it in (see :class:`StoreHandler`).
+    """
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        label: str,
+        run_id: Optional[str] = None,
+        flow_run_id: Optional[str] = None,
+        store: Optional[Store] = None,
+    ) -> None:
+        self.run_id = run_id
+        self.flow_run_id = flow_run_id
+        store_number = _number_store(store) if store is not None and run_id is not None else None
+        super().__init__(logger, {"run_label": label, "run_id": run_id, "flow_run_id": flow_run_id, "run_store": store_number})
 
     def engine_info(self, msg: str, *args: Any) -> None:
         """An INFO line from headwater itself: built directly, skipping the caller lookup (a per-task cost)."""
@@ -105,21 +124,89 @@ class BackgroundStderrHandler(logging.Handler):
                     pass  # stderr closed (a pipe whose reader left): nothing to be done
 
 
+# -- stored lines: a handler hands each run's lines to the run's store ------------------------------
+
+# Records name their store by a number, not by the store itself: a record must stay picklable
+# (a QueueHandler may send it to another process, and a runner may pickle a run's logger).
+# Weak: a store closed and dropped (as a test's is) is not kept alive by its number.
+_stores_by_number: weakref.WeakValueDictionary[int, Store] = weakref.WeakValueDictionary()
+_numbers_by_store: dict[int, int] = {}
+_numbering_lock = threading.Lock()
+_next_number = itertools.count(1)
+
+
+def _number_store(store: Store) -> int:
+    number = _numbers_by_store.get(id(store))
+    if number is None or _stores_by_number.get(number) is not store:
+        with _numbering_lock:
+            number = next(_next_number)
+            _stores_by_number[number] = store
+            _numbers_by_store[id(store)] = number
+    return number
+
+
+def _forget_stores() -> None:
+    # A forked child opens stores of its own; the parent's writer threads did not come along.
+    _stores_by_number.clear()
+    _numbers_by_store.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_stores)
+
+
+class StoreHandler(logging.Handler):
+    """Hands every line of a run to the run's store (:meth:`headwater.stores.Store.write_log`).
+
+    Lines of other loggers, and of runs logged in another process, are left alone. The store
+    only queues the line for its writer thread, so no lock is taken here.
+    """
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        number = getattr(record, "run_store", None)
+        if number is None:
+            return False
+        store = _stores_by_number.get(number)
+        if store is None:
+            return False
+        try:
+            message = record.getMessage()
+            if record.exc_info and not record.exc_text:
+                record.exc_text = _plain_formatter.formatException(record.exc_info)
+            if record.exc_text:
+                message = f"{message}\n{record.exc_text}"
+            if record.stack_info:
+                message = f"{message}\n{record.stack_info}"
+            store.write_log(record.run_id, record.flow_run_id, record.levelno, record.name, record.created, message)  # type: ignore[attr-defined]
+        except Exception:
+            self.handleError(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+
+_plain_formatter = logging.Formatter()
 _configured: Optional[str] = None
 _configure_lock = threading.Lock()
 
 
 def setup_logging(level: str) -> None:
-    """Give headwater's loggers a handler on stderr, once, unless the application configured its own."""
+    """Set headwater's loggers to ``level``; give them, once, a handler that keeps run lines in the
+    store and one on stderr (unless the application configured its own)."""
     global _configured
     if _configured == level:
         return
     with _configure_lock:
         root = logging.getLogger("headwater")
-        if _configured is None and not root.handlers:
-            handler = BackgroundStderrHandler()
-            handler.setFormatter(_RunFormatter(_FORMAT, datefmt="%H:%M:%S"))
-            root.addHandler(handler)
+        if _configured is None:
+            if not root.handlers:
+                handler = BackgroundStderrHandler()
+                handler.setFormatter(_RunFormatter(_FORMAT, datefmt="%H:%M:%S"))
+                root.addHandler(handler)
+            # After the stderr handler, which has already turned each record's message into text.
+            root.addHandler(StoreHandler())
+        # The level decides what is kept as well as what is shown: a record below it is never made.
         root.setLevel(level)
         _configured = level
 

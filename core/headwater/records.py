@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as _dt
+import logging
 from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
 from .states import State, StateType
 
-__all__ = ["StateRecord", "FlowRunRecord", "TaskRunRecord"]
+__all__ = ["StateRecord", "FlowRunRecord", "TaskRunRecord", "LogLineRecord", "CacheEntryRecord"]
 
 
 class StateRecord(BaseModel):
@@ -68,3 +69,46 @@ class TaskRunRecord(_RunRecord):
     task_key: str
     flow_run_id: Optional[str] = None
     cache_key: Optional[str] = None
+
+
+class LogLineRecord(BaseModel):
+    """One stored log line of a flow run or of one of its task runs."""
+
+    model_config = ConfigDict(frozen=True)
+
+    #: Numbers lines in the order they were written: read on from the last one seen with ``after_id``.
+    id: int
+    run_id: str
+    #: The top-level flow run the line belongs to (``None`` for a task called outside any flow).
+    flow_run_id: Optional[str] = None
+    #: The name of the run that logged it, when the run is still recorded.
+    run_name: Optional[str] = None
+    level: int
+    logger: str
+    timestamp: _dt.datetime
+    message: str
+
+    @property
+    def level_name(self) -> str:
+        return logging.getLevelName(self.level)
+
+
+class CacheEntryRecord(BaseModel):
+    """A cache entry as ``headwater cache ls`` shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    key: str
+    storage_key: str
+    task_run_id: str
+    #: The name of the task whose run filed the entry (``None`` once that run is deleted).
+    task_name: Optional[str] = None
+    created: _dt.datetime
+    expiration: Optional[_dt.datetime] = None
+    #: Size of the result payload in bytes (``None`` when the payload is missing).
+    payload_size: Optional[int] = None
+
+    def is_expired(self, now: Optional[_dt.datetime] = None) -> bool:
+        if self.expiration is None:
+            return False
+        return (now or _dt.datetime.now(_dt.timezone.utc)) >= self.expiration

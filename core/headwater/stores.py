@@ -13,15 +13,15 @@ import dataclasses
 import datetime as _dt
 import os
 import threading
-from typing import TYPE_CHECKING, ClassVar, Optional
+from typing import TYPE_CHECKING, ClassVar, Optional, Sequence
 
 if TYPE_CHECKING:
-    from .records import FlowRunRecord, StateRecord, TaskRunRecord
+    from .records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .runs import FlowRun, TaskRun
     from .settings import Settings
     from .states import State
 
-__all__ = ["Store", "CacheEntry", "get_store", "close_stores"]
+__all__ = ["Store", "CacheEntry", "DeletedRuns", "get_store", "close_stores"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,17 @@ class CacheEntry:
 
     def is_valid(self, now: _dt.datetime) -> bool:
         return self.expiration is None or now < self.expiration
+
+
+@dataclasses.dataclass(frozen=True)
+class DeletedRuns:
+    """What :meth:`Store.delete_flow_runs` removed, counted."""
+
+    flow_runs: int = 0
+    task_runs: int = 0
+    states: int = 0
+    log_lines: int = 0
+    payloads: int = 0
 
 
 class Store(abc.ABC):
@@ -89,6 +100,39 @@ class Store(abc.ABC):
     def close(self) -> None:
         """Flush and release what the store holds open."""
         self.flush()
+
+    # -- stored log lines, listing the cache, deleting runs ----------------------------
+    # Optional: a store written before these existed keeps the defaults below. It keeps no
+    # log lines, and the commands that need the others say that this store cannot do them.
+
+    def write_log(self, run_id: str, flow_run_id: Optional[str], level: int, logger: str, timestamp: float, message: str) -> None:
+        """Keep one log line of run ``run_id``; ``timestamp`` is seconds since the epoch.
+
+        ``flow_run_id`` is the top-level flow run the line belongs to. Called for every line a
+        run logs, from the thread that logs it: it must be cheap, so buffer it like
+        :meth:`record_state` (durable after :meth:`flush`). The default keeps nothing.
+        """
+
+    def read_logs(
+        self, flow_run_id: str, min_level: int = 0, after_id: int = 0, limit: int = 10_000
+    ) -> list[LogLineRecord]:
+        """The lines of flow run ``flow_run_id`` and of every run under it (task runs, subflows, theirs),
+        oldest first: those at ``min_level`` or above with an id above ``after_id``, at most ``limit``."""
+        raise self._unsupported("keep log lines")
+
+    def read_cache_entries(self, limit: int = 1_000) -> list[CacheEntryRecord]:
+        """Cache entries, newest first, with the name of the task that filed each and its payload's size."""
+        raise self._unsupported("list cache entries")
+
+    def delete_flow_runs(self, run_ids: Sequence[str]) -> DeletedRuns:
+        """Delete flow runs (ids) with everything under them: subflow runs, task runs, states,
+        log lines, and the result payloads of those runs that no cache entry points at."""
+        raise self._unsupported("delete runs")
+
+    def _unsupported(self, what: str) -> Exception:
+        from .exceptions import StoreError
+
+        return StoreError(f"The {self.name!r} store does not {what}; use the 'sqlite' store (HEADWATER_STORE=sqlite) for that.")
 
     # -- reads, for the client and the CLI ---------------------------------------------
     @abc.abstractmethod

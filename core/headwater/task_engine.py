@@ -202,7 +202,8 @@ class TaskRunEngine(RunEngine):
             tags=tags,
             dynamic_key=dynamic_key,
         )
-        self.logger = RunLogger(task_logger, f"Task run '{self.run.name}'", self.run.id)
+        flow_run_id = flow_ctx.logger.flow_run_id if flow_ctx is not None else None
+        self.logger = RunLogger(task_logger, f"Task run '{self.run.name}'", self.run.id, flow_run_id, store)
         self.context = TaskRunContext(task, self.run, flow_ctx.flow_run if flow_ctx is not None else None, self.logger)
 
     def begin(self) -> None:

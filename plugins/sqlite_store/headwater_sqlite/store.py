@@ -21,13 +21,13 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, Optional, Sequence
 
 import sqlalchemy as sa
 
 from headwater.exceptions import StoreError
-from headwater.records import FlowRunRecord, StateRecord, TaskRunRecord
-from headwater.stores import CacheEntry, Store
+from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
+from headwater.stores import CacheEntry, DeletedRuns, Store
 
 from . import schema
 from .files import PayloadFiles
@@ -35,6 +35,7 @@ from .files import PayloadFiles
 logger = logging.getLogger("headwater.store")
 
 BUSY_TIMEOUT_SECONDS = 60.0
+GATHER_SECONDS = 0.05  # how long the writer lets a batch gather (a flush does not wait for it)
 MAX_QUEUED = 30_000  # writes waiting for the writer thread (three or so per task run)
 
 
@@ -92,6 +93,15 @@ class _Writer:
         self.error: Optional[BaseException] = None
         self.closed = False
         self.thread: Optional[threading.Thread] = None
+        # Log lines wait here, outside the queue: appending to a deque needs no lock, and the
+        # writer takes them with each batch (flush() makes sure a batch comes).
+        self.lines: collections.deque[tuple] = collections.deque()
+        self.flush_wanted = threading.Event()
+
+    def put_line(self, row: tuple) -> None:
+        self.lines.append(row)
+        if len(self.lines) > MAX_QUEUED:  # a run that logs far more than it changes state: let the writer catch up
+            self.put(("lines", None, None))
 
     def put(self, item: tuple[str, Any, Any]) -> None:
         with self.cond:
@@ -107,8 +117,11 @@ class _Writer:
             self.cond.notify_all()
 
     def flush(self) -> None:
+        if self.lines:
+            self.put(("lines", None, None))  # wakes the writer, which takes every line queued so far
         with self.cond:
             target = self.enqueued
+            self.flush_wanted.set()  # the writer stops gathering: what is queued up to here is wanted now
             self.cond.notify_all()
             while self.written < target and self.thread is not None and self.thread.is_alive():
                 self.cond.wait(0.5)
@@ -129,14 +142,22 @@ class _Writer:
                     self.cond.wait()
                 if not self.queue and self.closed:
                     return
+            # Let a batch gather for a moment, unless someone waits in flush(): each commit rewrites
+            # every page it touches into the WAL, so fewer commits keep the database files smaller
+            # (and cost the writer less).
+            self.flush_wanted.wait(GATHER_SECONDS)
+            self.flush_wanted.clear()
+            with self.cond:
                 batch = list(self.queue)
                 self.queue.clear()
-            self._commit(batch)
+            taken = len(batch)  # what flush() counts: the queue's items, not the lines
+            lines = self.lines
+            self._commit(batch, [lines.popleft() for _ in range(len(lines))])
             with self.cond:
-                self.written += len(batch)
+                self.written += taken
                 self.cond.notify_all()
 
-    def _commit(self, batch: list[tuple[str, Any, Any]]) -> None:
+    def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> None:
         flow_rows: dict[str, dict[str, Any]] = {}
         task_rows: dict[str, dict[str, Any]] = {}
         state_rows: list[dict[str, Any]] = []
@@ -176,6 +197,8 @@ class _Writer:
                         _WRITE_RESULTS.run(conn, result_rows)
                     if cache_rows:
                         _WRITE_CACHE_ENTRIES.run(conn, cache_rows)
+                    if log_rows:
+                        conn.exec_driver_sql(_WRITE_LOGS, log_rows)
                 for row in result_rows:
                     if self.own_results.get(row["storage_key"]) is row["payload"]:
                         self.own_results.pop(row["storage_key"], None)
@@ -186,7 +209,7 @@ class _Writer:
                         self.own_entries.pop(row["key"], None)
                 return
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
-                logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch), exc, attempt + 1)
+                logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch) + len(log_rows), exc, attempt + 1)
                 last = exc
                 threading.Event().wait(0.2 * (attempt + 1))
         self.error = last
@@ -196,8 +219,8 @@ class _Statement:
     """Plain SQL for one table's batched writes: executemany over tuples is the fast path of sqlite3."""
 
     def __init__(self, table: sa.Table, upsert_key: Optional[str]) -> None:
-        # The states table numbers its rows itself.
-        self.columns = [column.name for column in table.columns if not (table.name == "states" and column.name == "id")]
+        # Tables with a row number (states, logs) number their rows themselves.
+        self.columns = [column.name for column in table.columns if not (column.primary_key and column.autoincrement is True)]
         names = ", ".join(self.columns)
         marks = ", ".join("?" for _ in self.columns)
         self.sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
@@ -215,6 +238,8 @@ _WRITE_TASK_RUNS = _Statement(schema.task_runs, "id")
 _WRITE_STATES = _Statement(schema.states, None)
 _WRITE_CACHE_ENTRIES = _Statement(schema.cache_entries, "key")
 _WRITE_RESULTS = _Statement(schema.results, "storage_key")
+# Log lines are queued as tuples in this column order: the cheapest item to build on the logging thread.
+_WRITE_LOGS = _Statement(schema.logs, None).sql
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
 INLINE_RESULT_LIMIT = 256 * 1024
@@ -499,6 +524,116 @@ class SQLiteStore(Store):
             self._own_entries.clear()
         with self.write_engine.begin() as conn:
             return conn.execute(query).rowcount
+
+    # -- stored log lines, listing the cache, deleting runs -----------------------------------
+    def write_log(self, run_id: str, flow_run_id: Optional[str], level: int, logger: str, timestamp: float, message: str) -> None:
+        self.writer.put_line((run_id, flow_run_id, level, logger, timestamp, message))
+
+    def read_logs(self, flow_run_id: str, min_level: int = 0, after_id: int = 0, limit: int = 10_000) -> list[LogLineRecord]:
+        with self._reading() as conn:
+            top_level = conn.exec_driver_sql(
+                "SELECT parent_flow_run_id IS NULL FROM flow_runs WHERE id = ?", (flow_run_id,)
+            ).scalar()
+            if top_level is None:
+                return []
+            if top_level:
+                # Every line under a top-level flow run carries its id: one range of an index.
+                which, ids = "l.flow_run_id = ?", (flow_run_id,)
+            else:
+                which, ids = f"l.run_id IN ({_RUNS_UNDER})", (flow_run_id,)
+            rows = conn.exec_driver_sql(
+                "SELECT l.id, l.run_id, l.flow_run_id, COALESCE(t.name, f.name), l.level, l.logger, l.timestamp, l.message "
+                "FROM logs l LEFT JOIN task_runs t ON t.id = l.run_id LEFT JOIN flow_runs f ON f.id = l.run_id "
+                f"WHERE {which} AND l.id > ? AND l.level >= ? ORDER BY l.id LIMIT ?",
+                (*ids, after_id, min_level, limit),
+            ).all()
+        return [
+            LogLineRecord(
+                id=row[0], run_id=row[1], flow_run_id=row[2], run_name=row[3], level=row[4], logger=row[5],
+                timestamp=_dt.datetime.fromtimestamp(row[6], _dt.timezone.utc), message=row[7],
+            )
+            for row in rows
+        ]
+
+    def read_cache_entries(self, limit: int = 1_000) -> list[CacheEntryRecord]:
+        with self._reading() as conn:
+            rows = conn.exec_driver_sql(
+                "SELECT c.key, c.storage_key, c.task_run_id, t.task_name, c.created, c.expiration, length(r.payload) "
+                "FROM cache_entries c LEFT JOIN task_runs t ON t.id = c.task_run_id "
+                "LEFT JOIN results r ON r.storage_key = c.storage_key ORDER BY c.created DESC LIMIT ?",
+                (limit,),
+            ).all()
+        return [
+            CacheEntryRecord(
+                key=row[0], storage_key=row[1], task_run_id=row[2], task_name=row[3], created=_from_iso(row[4]),
+                expiration=_from_iso(row[5]), payload_size=row[6] if row[6] is not None else self._file_size(row[1]),
+            )
+            for row in rows
+        ]
+
+    def _file_size(self, storage_key: str) -> Optional[int]:
+        try:
+            self.files.check_key(storage_key)
+            return (self.files.folder / storage_key).stat().st_size
+        except (ValueError, OSError):
+            return None
+
+    def delete_flow_runs(self, run_ids: Sequence[str]) -> DeletedRuns:
+        self.flush()
+        doomed = "(SELECT id FROM deleting)"
+        with self.write_engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS deleting (id TEXT PRIMARY KEY)")
+            conn.exec_driver_sql("DELETE FROM deleting")
+            for run_id in dict.fromkeys(run_ids):
+                conn.exec_driver_sql(f"INSERT OR IGNORE INTO deleting (id) {_RUNS_UNDER}", (run_id,))
+            payload_keys = self._unshared_payloads(conn, doomed)
+            payloads = sum(
+                conn.exec_driver_sql("DELETE FROM results WHERE storage_key = ?", (key,)).rowcount for key in payload_keys
+            )
+            log_lines = conn.exec_driver_sql(f"DELETE FROM logs WHERE run_id IN {doomed}").rowcount
+            states = conn.exec_driver_sql(f"DELETE FROM states WHERE run_id IN {doomed}").rowcount
+            task_runs = conn.exec_driver_sql(f"DELETE FROM task_runs WHERE id IN {doomed}").rowcount
+            flow_runs = conn.exec_driver_sql(f"DELETE FROM flow_runs WHERE id IN {doomed}").rowcount
+            conn.exec_driver_sql("DELETE FROM deleting")
+        # Large payloads are files: removed once the rows are gone, so a failed commit leaves them.
+        for key in payload_keys:
+            self._own_results.pop(key, None)
+            try:
+                path = self.files.folder / key
+                self.files.check_key(key)
+            except ValueError:
+                continue
+            if path.exists():
+                self.files.delete(key)
+                payloads += 1
+        return DeletedRuns(flow_runs, task_runs, states, log_lines, payloads)
+
+    @staticmethod
+    def _unshared_payloads(conn: sa.Connection, doomed: str) -> list[str]:
+        """Storage keys of the doomed runs' results that no cache entry, and no run that stays, points at."""
+        keys = [
+            row[0] for row in conn.exec_driver_sql(
+                f"SELECT DISTINCT storage_key FROM states WHERE run_id IN {doomed} AND storage_key IS NOT NULL "
+                "AND storage_key NOT IN (SELECT storage_key FROM cache_entries)"
+            )
+        ]
+        if not keys:
+            return []
+        # A cache hit of a run that stays may point at a doomed run's result (one scan of the states; deleting is rare).
+        kept = {
+            row[0] for row in conn.exec_driver_sql(
+                f"SELECT DISTINCT storage_key FROM states WHERE storage_key IS NOT NULL AND run_id NOT IN {doomed}"
+            )
+        }
+        return [key for key in keys if key not in kept]
+
+
+# The ids of a flow run (the parameter) and of every run under it: its subflow runs, at any depth,
+# and the task runs of all of them.
+_RUNS_UNDER = (
+    "WITH RECURSIVE flows(id) AS (SELECT ? UNION SELECT f.id FROM flow_runs f JOIN flows ON f.parent_flow_run_id = flows.id) "
+    "SELECT id FROM flows UNION ALL SELECT t.id FROM task_runs t WHERE t.flow_run_id IN (SELECT id FROM flows)"
+)
 
 
 def _state_of(row: Any) -> Optional[StateRecord]:
