@@ -39,3 +39,34 @@ def cache_clear(key: Optional[str], expired: bool, all_: bool, as_json: bool) ->
         click.echo(f"No cache entry under key {key!r}; nothing removed.")
     else:
         click.echo(f"Removed {removed} {'expired ' if expired else ''}{what}.")
+
+
+@cache.command("ls")
+@click.option("--limit", "-n", metavar="N", type=click.IntRange(min=1), default=100, show_default=True, help="Show at most N entries.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON list of cache entries.")
+def cache_ls(limit: int, as_json: bool) -> None:
+    """List cache entries, newest first: key, task, when created, when they expire, payload size."""
+    import datetime as _dt
+
+    entries = open_client().read_cache_entries(limit=limit)
+    now = _dt.datetime.now(_dt.timezone.utc)
+    if as_json:
+        out.echo_json([{**e.model_dump(mode="json"), "expired": e.is_expired(now)} for e in entries])
+        return
+    if not entries:
+        click.echo("No cache entries.")
+        return
+    rows = [
+        [
+            e.key, e.task_name or "-", out.local_time(e.created),
+            out.local_time(e.expiration) if e.expiration else "never",
+            "yes" if e.is_expired(now) else "no",
+            out.size(e.payload_size),
+        ]
+        for e in entries
+    ]
+
+    def style_expired(text: str, n: int) -> str:
+        return click.style(text, fg="yellow") if entries[n].is_expired(now) else text
+
+    out.table(["KEY", "TASK", "CREATED", "EXPIRES", "EXPIRED", "SIZE"], rows, styles=[None, None, None, None, style_expired], flexible=(0, 1))

@@ -121,3 +121,17 @@ def pairs(items: Sequence[tuple[str, str]], indent: str = "  ") -> None:
     width = max((len(k) for k, _ in items), default=0)
     for key, value in items:
         click.echo(f"{indent}{click.style(key.ljust(width), dim=True)}  {value}")
+
+
+def size(n: Optional[int]) -> str:
+    """A payload size: ``512 B``, ``4.2 KiB``, ``1.3 MiB`` (``-`` when unknown)."""
+    if n is None:
+        return "-"
+    if n < 1024:
+        return f"{n} B"
+    value = float(n)
+    for unit in ("KiB", "MiB", "GiB"):
+        value /= 1024
+        if value < 1024 or unit == "GiB":
+            return f"{value:.1f} {unit}"
+    return f"{n} B"

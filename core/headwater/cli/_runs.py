@@ -1,4 +1,4 @@
-"""``headwater runs``: list flow runs and inspect one."""
+"""``headwater runs``: list flow runs, inspect one, print its logs, delete runs."""
 
 from __future__ import annotations
 
@@ -76,7 +76,7 @@ def _is_final(record: Any) -> bool:
 
 @click.group()
 def runs() -> None:
-    """List flow runs and inspect one."""
+    """List flow runs, inspect one, print its logs, delete runs."""
 
 
 @runs.command("ls")
@@ -247,3 +247,100 @@ def _short_repr(value: Any, width: int = 200) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+# -- headwater runs logs ------------------------------------------------------------------------
+
+_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
+_LEVEL_COLOURS = {"DEBUG": "bright_black", "WARNING": "yellow", "ERROR": "red", "CRITICAL": "red"}
+_FOLLOW_SECONDS = 0.5
+
+
+def _print_line(line: Any, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps({**line.model_dump(mode="json"), "level_name": line.level_name}))
+        return
+    level = line.level_name
+    colour = _LEVEL_COLOURS.get(level)
+    level_text = level.ljust(7)
+    first, *rest = line.message.splitlines() or [""]
+    click.echo(
+        f"{out.local_time(line.timestamp, precise=True)}  {click.style(level_text, fg=colour) if colour else level_text}"
+        f"  {click.style(line.run_name or line.run_id[:8], bold=True)}  {first}"
+    )
+    for more in rest:  # a traceback's lines, indented under the line they belong to
+        click.echo(f"    {more}")
+
+
+@runs.command("logs")
+@click.argument("run", metavar="RUN")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new lines until the run reaches a final state.")
+@click.option("--level", type=click.Choice(_LEVELS, case_sensitive=False), default="DEBUG", show_default=True,
+              help="Only lines at this level or above.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per line.")
+def runs_logs(run: str, follow: bool, level: str, as_json: bool) -> None:
+    """Print the stored log lines of a flow run and of its task runs, oldest first.
+
+    RUN is a flow run id, a unique prefix of one, or the run's name. Lines are kept at the level
+    of HEADWATER_LOGGING_LEVEL when the run ran.
+    """
+    import logging
+    import time
+
+    client = open_client()
+    record = _lookup(client, run)
+    min_level = logging.getLevelName(level.upper())
+    last_id = 0
+    while True:
+        # The state first: once it is final, the lines read after it include the run's last ones.
+        final = _is_final(client.read_flow_run(record.id) or record)
+        for line in client.read_logs(record.id, min_level=min_level, after_id=last_id):
+            _print_line(line, as_json)
+            last_id = line.id
+        if not follow:
+            return
+        if final:
+            time.sleep(_FOLLOW_SECONDS)  # lines queued with the final state land in the next batch at most
+            for line in client.read_logs(record.id, min_level=min_level, after_id=last_id):
+                _print_line(line, as_json)
+            return
+        time.sleep(_FOLLOW_SECONDS)
+
+
+# -- headwater runs delete ----------------------------------------------------------------------
+
+@runs.command("delete")
+@click.argument("run_refs", metavar="RUN...", nargs=-1, required=True)
+@click.option("--force", is_flag=True, help="Delete runs that are not finished (Pending, Running, Scheduled) too.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--json", "as_json", is_flag=True, help="Print what was deleted as JSON.")
+def runs_delete(run_refs: tuple[str, ...], force: bool, yes: bool, as_json: bool) -> None:
+    """Delete flow runs with their subflow runs, task runs, states and log lines.
+
+    Each RUN is a flow run id, a unique prefix of one, or a run's name. Cache entries stay, and so
+    do the results they point at: later runs still reuse them.
+    """
+    import sys
+
+    client = open_client()
+    records = list({r.id: r for r in (_lookup(client, ref) for ref in run_refs)}.values())
+    unfinished = [r for r in records if not _is_final(r)]
+    if unfinished and not force:
+        names = ", ".join(f"'{r.name}' ({r.state_name or 'no state'})" for r in unfinished)
+        raise click.ClickException(
+            f"Not deleting unfinished flow run{'s' if len(unfinished) > 1 else ''} {names}: it may still be running. "
+            "Wait for it to finish, or pass --force."
+        )
+    if not yes and sys.stdin.isatty():
+        names = ", ".join(f"'{r.name}'" for r in records)
+        click.confirm(f"Delete flow run{'s' if len(records) > 1 else ''} {names} with their task runs, states and logs?", abort=True)
+    deleted = client.store.delete_flow_runs([r.id for r in records])
+    if as_json:
+        import dataclasses
+
+        out.echo_json({"deleted": [{"id": r.id, "name": r.name} for r in records], **dataclasses.asdict(deleted)})
+        return
+    click.echo(
+        f"Deleted {deleted.flow_runs} flow run{'s' if deleted.flow_runs != 1 else ''}, {deleted.task_runs} task run"
+        f"{'s' if deleted.task_runs != 1 else ''} and {deleted.log_lines} log line{'s' if deleted.log_lines != 1 else ''}."
+    )
