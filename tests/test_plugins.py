@@ -500,7 +500,9 @@ def test_duplicate_input_hasher_name_names_both(plugins):
 def test_default_plugins_register_the_builtins(plugins):
     assert {"sequential", "concurrent"} <= set(plugins.task_runners.names())
     assert {"task_input_hash", "task_source_hash", "flow_parameters_hash"} <= set(plugins.cache_key_functions.names())
-    assert {rule.name for rule in plugins.policy.rules} == {"CacheRetrieval", "CacheInsertion", "RetryFailedRuns"}
+    assert [rule.name for rule in plugins.policy.rules] == [
+        "CacheRetrieval", "CacheInsertion", "RetryFailedRuns", "TagConcurrencyLimits",  # trylast: after the cache
+    ]
     assert "sqlite" in plugins.stores
 
 

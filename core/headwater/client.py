@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
+    from .concurrency import ConcurrencyLimit
     from .records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .stores import Store
 
@@ -44,6 +45,32 @@ class Client:
     def read_cache_entries(self, limit: int = 1_000) -> list[CacheEntryRecord]:
         """Cache entries, newest first, with their task's name and payload size."""
         return self.store.read_cache_entries(limit=limit)
+
+    # -- tag concurrency limits ------------------------------------------------------------
+    def create_concurrency_limit(self, tag: str, limit: int) -> ConcurrencyLimit:
+        """Allow at most ``limit`` task runs tagged ``tag`` to run at once, in every process using this store.
+
+        Changes the limit if ``tag`` has one already. ``0`` stops the tag's task runs from running.
+        """
+        from .concurrency import check_limit, check_tag
+
+        self.store.set_concurrency_limit(check_tag(tag), check_limit(tag, limit))
+        created = self.read_concurrency_limit(tag)
+        assert created is not None
+        return created
+
+    def read_concurrency_limits(self) -> list[ConcurrencyLimit]:
+        """Every tag's limit, with the task runs holding its slots now."""
+        return self.store.read_concurrency_limits()
+
+    def read_concurrency_limit(self, tag: str) -> Optional[ConcurrencyLimit]:
+        """One tag's limit and the task runs holding its slots, or ``None`` if the tag has no limit."""
+        found = self.store.read_concurrency_limits(tag)
+        return found[0] if found else None
+
+    def delete_concurrency_limit(self, tag: str) -> bool:
+        """Remove a tag's limit (its waiting task runs then start); return whether it had one."""
+        return self.store.delete_concurrency_limit(tag)
 
 
 def get_client() -> Client:

@@ -107,15 +107,23 @@ class RunEngine:
             old = self.run.state
             accepted = self.policy.propose(ctx)
             if accepted is not None:
-                if self.listener is not None:
-                    try:
-                        self.listener(**{f"{self.run.kind}_run": self.run, "old_state": old, "new_state": accepted})
-                    except Exception:
-                        logging.getLogger("headwater.plugins").exception("A state-change event hook raised; the run goes on.")
+                self._notify(old, accepted)
                 return accepted
-            self.logger.info("Waiting %.1fs before entering %s: %s", ctx.delay_seconds, state.name, ctx.reason)
+            waiting = self.policy.hold(ctx)
+            if waiting is not None:
+                self._notify(old, waiting)
+                self.logger.info("Waiting in state %s before entering %s: %s.", waiting.name, state.name, ctx.reason)
+            elif ctx.waiting_state is None:
+                self.logger.info("Waiting %.1fs before entering %s: %s", ctx.delay_seconds, state.name, ctx.reason)
             yield Wait(ctx.delay_seconds or 0.0)
             state = state.copy(timestamp=_dt.datetime.now(_dt.timezone.utc))  # it is entered now, not before the wait
+
+    def _notify(self, old: Optional[State], new: State) -> None:
+        if self.listener is not None:
+            try:
+                self.listener(**{f"{self.run.kind}_run": self.run, "old_state": old, "new_state": new})
+            except Exception:
+                logging.getLogger("headwater.plugins").exception("A state-change event hook raised; the run goes on.")
 
     def _begin_pending(self, state: State) -> None:
         for _ in self._propose(state):  # a delay on Pending has nothing to wait for

@@ -7,7 +7,8 @@ state types it moves from and to) and, before the change, may
 * accept it (do nothing),
 * replace the proposed state with another (``ctx.replace``), as the retry rule
   turns Failed into AwaitingRetry and the cache rule turns Running into Cached,
-* or delay it (``ctx.delay``): the run waits and proposes again.
+* or delay it (``ctx.delay``): the run waits and proposes again, optionally in a
+  visible waiting state (the tag concurrency rule's ``AwaitingConcurrencySlot``).
 
 Once the chain has decided, the state is committed: the run's fields are
 updated, the store records it, the rules' ``after_transition`` run, and any
@@ -37,7 +38,7 @@ ANY_STATE: frozenset[Optional[StateType]] = frozenset([None, *StateType])
 class TransitionContext:
     """What a rule sees of one proposed state change, and how it answers."""
 
-    __slots__ = ("run", "subject", "store", "initial_state", "proposed_state", "delay_seconds", "reason", "validated_state")
+    __slots__ = ("run", "subject", "store", "initial_state", "proposed_state", "delay_seconds", "reason", "waiting_state")
 
     def __init__(self, run: FlowRun | TaskRun, subject: Any, store: Store, proposed_state: State) -> None:
         self.run = run
@@ -48,6 +49,7 @@ class TransitionContext:
         self.proposed_state = proposed_state
         self.delay_seconds: Optional[float] = None
         self.reason: Optional[str] = None
+        self.waiting_state: Optional[State] = None
 
     @property
     def kind(self) -> str:
@@ -63,10 +65,15 @@ class TransitionContext:
         self.proposed_state = state
         self.reason = reason
 
-    def delay(self, seconds: float, reason: str) -> None:
-        """Refuse the change for now: the run waits ``seconds`` and proposes it again."""
+    def delay(self, seconds: float, reason: str, waiting_state: Optional[State] = None) -> None:
+        """Refuse the change for now: the run waits ``seconds`` and proposes it again.
+
+        With ``waiting_state`` (a non-final state, e.g. ``Pending(name="AwaitingConcurrencySlot")``)
+        the run is recorded in that state while it waits, once, so that others can see why it waits.
+        """
         self.delay_seconds = max(0.0, float(seconds))
         self.reason = reason
+        self.waiting_state = waiting_state
 
 
 class OrchestrationRule:
@@ -145,6 +152,19 @@ class Policy:
             except Exception:
                 logger.exception("Orchestration rule %r raised after a transition; the state stands.", rule.name)
         return state
+
+
+    def hold(self, ctx: TransitionContext) -> Optional[State]:
+        """Record the waiting state of a delayed proposal, unless the run is already in it; return it if recorded.
+
+        Rules are not consulted: the run has not moved on, it says why it is still where it was.
+        """
+        waiting, current = ctx.waiting_state, ctx.run.state
+        if waiting is None or (current is not None and current.name == waiting.name and current.type is waiting.type):
+            return None
+        commit_state(ctx.run, waiting)
+        ctx.store.record_state(ctx.run, waiting)
+        return waiting
 
 
 def commit_state(run: FlowRun | TaskRun, state: State) -> None:

@@ -36,6 +36,7 @@ DEFAULT_PLUGINS = (
     "headwater.defaults.runners",
     "headwater.defaults.cache_keys",
     "headwater.defaults.rules",
+    "headwater.defaults.concurrency",
 )
 
 # The distribution whose own entry points (the SQLite store) count as built in.

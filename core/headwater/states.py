@@ -25,6 +25,7 @@ __all__ = [
     "Cancelled",
     "Cached",
     "AwaitingRetry",
+    "AwaitingConcurrencySlot",
     "Retrying",
     "TimedOut",
     "UpstreamFailed",
@@ -51,6 +52,7 @@ TERMINAL_TYPES = frozenset(
 # Sub-state names, defined once: compare against these, never against bare strings.
 CACHED = "Cached"
 AWAITING_RETRY = "AwaitingRetry"
+AWAITING_CONCURRENCY_SLOT = "AwaitingConcurrencySlot"
 RETRYING = "Retrying"
 TIMED_OUT = "TimedOut"
 UPSTREAM_FAILED = "UpstreamFailed"
@@ -209,6 +211,11 @@ def Cached(message: str | None = None, *, data: Any = _UNSET, storage_key: str |
 
 def AwaitingRetry(message: str | None = None, *, scheduled_time: _dt.datetime | None = None) -> State:
     return Scheduled(message, scheduled_time=scheduled_time, name=AWAITING_RETRY)
+
+
+def AwaitingConcurrencySlot(message: str | None = None) -> State:
+    """A task run ready to start that waits for a slot of a tag concurrency limit (a PENDING state)."""
+    return State(StateType.PENDING, AWAITING_CONCURRENCY_SLOT, message)
 
 
 def Retrying(message: str | None = None) -> State:

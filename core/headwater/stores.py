@@ -15,7 +15,10 @@ import os
 import threading
 from typing import TYPE_CHECKING, ClassVar, Optional, Sequence
 
+from .exceptions import StoreError
+
 if TYPE_CHECKING:
+    from .concurrency import ConcurrencyLimit, SlotRefusal
     from .records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .runs import FlowRun, TaskRun
     from .settings import Settings
@@ -154,6 +157,33 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def clear_cache(self, key: Optional[str] = None, expired_only: bool = False) -> int:
         """Delete cache entries (one key, the expired ones, or all); return how many."""
+
+    # -- tag concurrency limits (see headwater.concurrency) --------------------------------
+    # Optional: a store without them keeps the defaults below, and no tag is ever limited.
+
+    def acquire_concurrency_slots(self, run: TaskRun) -> tuple[str, ...] | SlotRefusal:
+        """Take one slot for each of ``run.tags`` that has a limit, all or none, atomically across processes.
+
+        Return the tags whose slots the run now holds (empty when none of its tags is limited;
+        asking again while holding them is harmless), or the refusal naming the first full tag.
+        Slots held by processes that are gone are taken back.
+        """
+        return ()
+
+    def release_concurrency_slots(self, run_id: str) -> None:
+        """Give back every slot ``run_id`` holds. Done at once, not buffered: other processes wait on it."""
+
+    def set_concurrency_limit(self, tag: str, limit: int) -> None:
+        """Create or change the limit of ``tag`` (already validated)."""
+        raise StoreError(f"The {self.name!r} store does not keep tag concurrency limits; use the 'sqlite' store.")
+
+    def read_concurrency_limits(self, tag: Optional[str] = None) -> list[ConcurrencyLimit]:
+        """Every limit (or only ``tag``'s), with the runs holding slots, dead holders already taken back."""
+        return []
+
+    def delete_concurrency_limit(self, tag: str) -> bool:
+        """Remove ``tag``'s limit and its slots; return whether there was one."""
+        return False
 
 
 _stores: dict[tuple[int, str, str, str], Store] = {}

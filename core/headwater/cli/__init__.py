@@ -1,4 +1,4 @@
-"""The ``headwater`` command: look at runs, the cache, plugins and settings.
+"""The ``headwater`` command: look at runs, the cache, concurrency limits, plugins and settings.
 
 Built on click. Each command group lives in its own module; the store, the
 plugins and pydantic are imported inside the commands, so that ``headwater
@@ -51,10 +51,11 @@ def cli() -> None:
 def _register() -> None:
     from ._cache import cache
     from ._config import config
+    from ._limits import concurrency_limit
     from ._plugins import plugins
     from ._runs import runs
 
-    for command in (runs, cache, plugins, config):
+    for command in (runs, cache, concurrency_limit, plugins, config):
         cli.add_command(command)
 
 

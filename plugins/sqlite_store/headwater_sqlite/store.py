@@ -29,7 +29,7 @@ from headwater.exceptions import StoreError
 from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 from headwater.stores import CacheEntry, DeletedRuns, Store
 
-from . import schema
+from . import limits, schema
 from .files import PayloadFiles
 
 logger = logging.getLogger("headwater.store")
@@ -462,6 +462,22 @@ class SQLiteStore(Store):
         self.writer.close()
         self.write_engine.dispose()
         self.read_engine.dispose()
+
+    # -- tag concurrency limits --------------------------------------------------------------
+    def acquire_concurrency_slots(self, run: Any) -> Any:
+        return limits.acquire(self._lookup_connection(), run)
+
+    def release_concurrency_slots(self, run_id: str) -> None:
+        limits.release(self._lookup_connection(), run_id)
+
+    def set_concurrency_limit(self, tag: str, limit: int) -> None:
+        limits.set_limit(self._lookup_connection(), tag, limit)
+
+    def read_concurrency_limits(self, tag: Optional[str] = None) -> list[Any]:
+        return limits.read_limits(self._lookup_connection(), tag)
+
+    def delete_concurrency_limit(self, tag: str) -> bool:
+        return limits.delete_limit(self._lookup_connection(), tag)
 
     # -- reads -------------------------------------------------------------------------------
     def _reading(self) -> sa.Connection:

@@ -1,0 +1,59 @@
+"""The tag concurrency limit rule, registered like any plugin's rule (see :mod:`headwater.concurrency`)."""
+
+from __future__ import annotations
+
+from ..concurrency import SlotRefusal
+from ..hookspecs import hookimpl
+from ..orchestration import OrchestrationRule, TransitionContext
+from ..states import AwaitingConcurrencySlot, Cancelled, StateType
+
+#: How long a waiting run sleeps before asking again: it starts short and doubles up to the longest.
+FIRST_WAIT_SECONDS = 0.05
+LONGEST_WAIT_SECONDS = 0.5
+
+
+class TagConcurrencyLimits(OrchestrationRule):
+    """A task run with a limited tag starts only with a slot of that tag, and gives it back when it leaves Running.
+
+    It waits in the ``AwaitingConcurrencySlot`` state while the tag is full. A tag limited to 0
+    never runs: the run is Cancelled with a message saying so.
+    """
+
+    applies_to = frozenset({"task"})  # every transition of a task run: slots are taken on the way in, given back on the way out
+
+    def __init__(self) -> None:
+        # Run ids holding slots, and how often each waiting run has been refused (set and dict operations
+        # are atomic, and one run is only ever proposed by one thread at a time).
+        self._holding: set[str] = set()
+        self._waits: dict[str, int] = {}
+
+    def before_transition(self, ctx: TransitionContext) -> None:
+        run = ctx.run
+        if not run.tags or ctx.proposed_state.type is not StateType.RUNNING or ctx.initial_type is StateType.RUNNING:
+            return
+        outcome = ctx.store.acquire_concurrency_slots(run)  # type: ignore[arg-type]  # a task-only rule
+        if not isinstance(outcome, SlotRefusal):
+            self._waits.pop(run.id, None)
+            if outcome:
+                self._holding.add(run.id)
+            return
+        if outcome.limit == 0:
+            self._waits.pop(run.id, None)
+            ctx.replace(Cancelled(f"Task run cannot start: {outcome.describe()}."), reason="concurrency limit 0")
+            return
+        waits = self._waits[run.id] = self._waits.get(run.id, 0) + 1
+        seconds = min(LONGEST_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2 ** (waits - 1))
+        ctx.delay(seconds, outcome.describe(), AwaitingConcurrencySlot(f"Waiting for a slot: {outcome.describe()}"))
+
+    def after_transition(self, ctx: TransitionContext) -> None:
+        run_id = ctx.run.id
+        if ctx.proposed_state.type is StateType.RUNNING or run_id not in self._holding:
+            return
+        self._holding.discard(run_id)
+        ctx.store.release_concurrency_slots(run_id)
+
+
+@hookimpl(trylast=True)
+def register_orchestration_rules(register):
+    # Last in the chain: a run the cache answers never takes a slot.
+    register(TagConcurrencyLimits())
