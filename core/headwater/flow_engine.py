@@ -11,6 +11,7 @@ from .exceptions import ParameterError
 from .futures import wait, wait_async
 from .logs import RunLogger, print_to_logger, reset_print
 from .names import generate_run_name
+from .progress import start_progress, stop_progress
 from .results import jsonable
 from .runs import FlowRun
 from .states import Completed, Failed, Pending, State
@@ -71,6 +72,7 @@ class FlowRunEngine(RunEngine):
     def begin(self) -> None:
         self._begin_pending(Pending())
         self.logger.info("Beginning flow run '%s' for flow '%s'", self.run.name, self.flow.name)
+        start_progress(self.context)
 
     def steps(self) -> Generator[Any, Any, State]:
         if self.parameter_error is not None:
@@ -120,6 +122,7 @@ class FlowRunEngine(RunEngine):
 
     def finish(self) -> None:
         """Records of a top-level run reach the database before its caller gets the result."""
+        stop_progress(self.context)
         if self.run.parent_flow_run_id is None:
             self.store.flush()
 

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, MutableMapping, Optional
+from typing import TYPE_CHECKING, Any, ClassVar, MutableMapping, Optional
 
 if TYPE_CHECKING:
     from .stores import Store
@@ -70,7 +70,15 @@ class BackgroundStderrHandler(logging.Handler):
     two of them per task run were the largest part of a small task's overhead. The
     calling thread only freezes the message and queues the record. ``flush()`` (called
     by ``logging.shutdown`` at exit) writes whatever is queued.
+
+    A *live line* (the progress display, :mod:`headwater.progress`) may sit below the
+    log lines: :meth:`draw_live_line` redraws it in place, and each batch of log lines
+    is written above it (the line cleared, the batch, the line again, in one write).
+    One class-wide lock orders every such write, so neither cuts into the other.
     """
+
+    _terminal_lock: ClassVar[threading.Lock] = threading.Lock()
+    _live_line: ClassVar[Optional[str]] = None  # the live line on screen now, if any
 
     def __init__(self) -> None:
         super().__init__()
@@ -116,12 +124,40 @@ class BackgroundStderrHandler(logging.Handler):
             while self._queue:
                 lines.append(self.format(self._queue.popleft()))
             if lines:
-                stream = sys.stderr  # looked up each time: test runners swap it
-                try:
-                    stream.write("\n".join(lines) + "\n")
-                    stream.flush()
-                except (OSError, ValueError):
-                    pass  # stderr closed (a pipe whose reader left): nothing to be done
+                text = "\n".join(lines) + "\n"
+                with self._terminal_lock:
+                    live = BackgroundStderrHandler._live_line
+                    if live is not None:
+                        text = f"{_CLEAR_LINE}{text}{live}"
+                    _write_stderr(text)
+
+    @classmethod
+    def draw_live_line(cls, text: Optional[str], final: bool = False) -> None:
+        """Show ``text`` as the live line below the log lines, in place of the previous one.
+
+        ``None`` clears the line; ``final=True`` leaves ``text`` on screen as an ordinary line.
+        """
+        with cls._terminal_lock:
+            shown = cls._live_line
+            if text is None:
+                cls._live_line = None
+                if shown is not None:
+                    _write_stderr(_CLEAR_LINE)
+                return
+            cls._live_line = None if final else text
+            _write_stderr(f"{_CLEAR_LINE}{text}\n" if final else f"{_CLEAR_LINE}{text}")
+
+
+_CLEAR_LINE = "\r\x1b[2K"  # back to the start of the line, and erase it
+
+
+def _write_stderr(text: str) -> None:
+    stream = sys.stderr  # looked up each time: test runners swap it
+    try:
+        stream.write(text)
+        stream.flush()
+    except (OSError, ValueError):
+        pass  # stderr closed (a pipe whose reader left): nothing to be done
 
 
 # -- stored lines: a handler hands each run's lines to the run's store ------------------------------

@@ -15,9 +15,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .exceptions import ConfigurationError
 
-__all__ = ["Settings", "get_settings", "ENV_PREFIX"]
+__all__ = ["Settings", "get_settings", "last_settings", "ENV_PREFIX"]
 
 ENV_PREFIX = "HEADWATER_"
+PROGRESS_MODES = ("auto", "on", "off")
 
 
 class Settings(BaseModel):
@@ -32,6 +33,7 @@ class Settings(BaseModel):
     block_plugins: str = Field("", description="Comma-separated entry points never to load.")
     strict_plugins: bool = Field(False, description="Raise instead of warning when a plugin fails to load.")
     trace_plugins: bool = Field(False, description="Log every hook call.")
+    progress: str = Field("auto", description="Live task-run counts on stderr: auto (when stderr is a terminal), on or off.")
 
     @field_validator("home", "local_storage_path", mode="after")
     @classmethod
@@ -45,6 +47,14 @@ class Settings(BaseModel):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("progress", mode="after")
+    @classmethod
+    def _progress(cls, value: str) -> str:
+        mode = value.strip().lower()
+        if mode not in PROGRESS_MODES:
+            raise ValueError(f"must be one of {', '.join(PROGRESS_MODES)}")
+        return mode
 
     @property
     def resolved_database_url(self) -> str:
@@ -88,3 +98,12 @@ def get_settings() -> Settings:
     if _cache is None or _cache[0] != snapshot:
         _cache = (snapshot, Settings.from_env())
     return _cache[1]
+
+
+def last_settings() -> Settings:
+    """The settings :func:`get_settings` returned last, without looking at the environment again.
+
+    For code that runs just after a top-level run read its settings, where ``get_settings()``
+    (a scan of the environment) would be a second, per-run cost.
+    """
+    return _cache[1] if _cache is not None else get_settings()
