@@ -6,11 +6,13 @@ import datetime as _dt
 import inspect
 import logging
 import os
+import threading
 import traceback
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .drivers import AWAIT_OTHERS, EXECUTE, Wait
 from .exceptions import ResultSerializationError
+from .interrupts import describe_interrupt, is_interrupt
 from .orchestration import TransitionContext, commit_state, seconds_until
 from .results import dumps_result, storage_key_for
 from .states import Cancelled, Completed, Crashed, Failed, Retrying, Running, State, StateType, TimedOut
@@ -66,6 +68,9 @@ class RunEngine:
     logger: RunLogger
     #: Whether each attempt waits for the runs it started (a flow's submitted tasks) before its outcome.
     awaits_others_after_attempt = False
+    #: Serialises the run's own proposals with a cancel() from another thread.
+    _lock: threading.Lock
+    _cancelled = False
 
     def _attempts(self) -> Generator[Any, Any, State]:
         """Running, the function, then Completed or Failed: again for as long as the policy schedules a retry."""
@@ -74,7 +79,10 @@ class RunEngine:
         while state.type is StateType.RUNNING:
             self._before_attempt()
             value, error = yield EXECUTE
-            if self.awaits_others_after_attempt:
+            if error is not None and is_interrupt(error):
+                # Ctrl-C or SIGTERM: what this run started is cancelled, not waited for.
+                self._cancel_others(f"Its flow run was interrupted by {describe_interrupt(error)}.")
+            elif self.awaits_others_after_attempt:
                 yield AWAIT_OTHERS
             state = yield from self._propose(self._completed(value) if error is None else self._failed(error))
             if state.type is StateType.SCHEDULED:
@@ -105,7 +113,11 @@ class RunEngine:
         while True:
             ctx = TransitionContext(self.run, self.subject, self.store, state)
             old = self.run.state
-            accepted = self.policy.propose(ctx)
+            with self._lock:  # against a cancel() from the flow's thread
+                if self._cancelled:
+                    assert old is not None
+                    return old  # cancelled while it ran or waited: nothing it proposes now counts
+                accepted = self.policy.propose(ctx)
             if accepted is not None:
                 self._notify(old, accepted)
                 return accepted
@@ -135,9 +147,8 @@ class RunEngine:
         if isinstance(error, RunTimeout):
             self.logger.error("%s exceeded its timeout of %s seconds.", what, error.seconds)
             return TimedOut(f"{what} exceeded timeout of {error.seconds} seconds", data=TimeoutError(str(error)))
-        if not isinstance(error, Exception):
-            message = f"{what} was interrupted by {type(error).__name__}."
-            return Cancelled(message, data=error) if self.run.kind == "flow" else Crashed(message, data=error)
+        if is_interrupt(error):
+            return Cancelled(f"{what} was interrupted by {describe_interrupt(error)}.", data=error)
         self.logger.error("Encountered exception during execution:\n%s", format_user_traceback(error))
         return Failed(f"{what} encountered an exception {type(error).__name__}: {error}", data=error)
 
@@ -154,6 +165,39 @@ class RunEngine:
             self._call_state_hooks(state)
         return state
 
+    # -- interrupts ---------------------------------------------------------------------------
+    def cancel(self, message: str) -> Optional[State]:
+        """Record the run Cancelled now, from any thread, unless it already finished; return the state if recorded.
+
+        Whatever the run's own thread proposes afterwards is ignored (a worker thread cannot be
+        stopped; the function it is running may still return, but the record stays Cancelled).
+        """
+        with self._lock:
+            current = self.run.state
+            if self._cancelled or (current is not None and current.is_final()):
+                return None
+            self._cancelled = True
+            ctx = TransitionContext(self.run, self.subject, self.store, Cancelled(message))
+            state = self.policy.propose(ctx)  # through the rules: a concurrency slot is given back
+            if state is None:  # a rule asked to wait; an interrupted run cannot
+                state = ctx.proposed_state
+                commit_state(self.run, state)
+                self.store.record_state(self.run, state)
+        self._notify(current, state)
+        self.logger.engine_info("Finished in state %s", state.short())
+        if self.subject.state_hooks:
+            self._call_state_hooks(state)
+        return state
+
+    def interrupted(self, error: BaseException) -> None:
+        """Ctrl-C or SIGTERM reached this run outside its function (waiting, sleeping): record it Cancelled."""
+        reason = f"{self.run.kind.capitalize()} run was interrupted by {describe_interrupt(error)}."
+        self._cancel_others(f"Its flow run was interrupted by {describe_interrupt(error)}.")
+        self.cancel(reason)
+
+    def _cancel_others(self, message: str) -> None:
+        """Cancel the unfinished runs this run started (a flow's task runs)."""
+
     def _log_retry(self, state: State) -> None:
         self.logger.info(
             "Received non-final state '%s' when proposing final state 'Failed' and will attempt to run again...",
@@ -164,7 +208,7 @@ class RunEngine:
         self.logger.engine_info("Finished in state %s", state.short())
         if self.subject.state_hooks:  # a dict that is empty unless the flow or task has hooks: no cost otherwise
             self._call_state_hooks(state)
-        if error is not None and not isinstance(error, (Exception, RunTimeout)):
+        if error is not None and is_interrupt(error):
             raise error  # KeyboardInterrupt and friends stop everything, once recorded
         return state
 

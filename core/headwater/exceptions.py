@@ -13,6 +13,7 @@ __all__ = [
     "UpstreamFailedError",
     "ResultSerializationError",
     "StoreError",
+    "TerminationSignal",
 ]
 
 
@@ -54,3 +55,21 @@ class ResultSerializationError(HeadwaterError):
 
 class StoreError(HeadwaterError):
     """The store cannot be opened or used; the message says why and what to do."""
+
+
+class TerminationSignal(SystemExit):
+    """Raised in the main thread when SIGTERM arrives during a top-level flow run, as Ctrl-C raises KeyboardInterrupt.
+
+    The flow run and its unfinished task runs are recorded Cancelled on the way out. A
+    SystemExit: left uncaught, the process exits quietly with status 143 (128 + SIGTERM),
+    and ``except Exception`` in user code does not swallow it.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(128 + signum)
+        self.signum = signum
+
+    def __str__(self) -> str:
+        import signal
+
+        return f"received {signal.Signals(self.signum).name}"

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .context import FlowRunContext, flow_run_context
 from .environment import standalone_environment
 from .exceptions import ParameterError
 from .futures import wait, wait_async
+from .interrupts import is_interrupt, sigterm_raises
 from .logs import RunLogger, print_to_logger, reset_print
 from .names import generate_run_name
 from .progress import start_progress, stop_progress
@@ -36,6 +39,7 @@ class FlowRunEngine(RunEngine):
 
     def __init__(self, flow: Flow, parameters: dict[str, Any]) -> None:
         self.flow = self.subject = flow
+        self._lock = threading.Lock()
         # Validated before the run is recorded, so that the record holds the coerced values
         # (a SecretStr parameter is recorded masked); a failure is recorded as the run's outcome.
         self.parameter_error: Optional[ParameterError] = None
@@ -120,6 +124,11 @@ class FlowRunEngine(RunEngine):
     async def wait_for_tasks_async(self) -> None:
         await wait_async(self.context.futures)
 
+    def _cancel_others(self, message: str) -> None:
+        for future in self.context.futures:
+            if not future.done():
+                future.cancel_run(message)
+
     def finish(self) -> None:
         """Records of a top-level run reach the database before its caller gets the result."""
         stop_progress(self.context)
@@ -127,12 +136,28 @@ class FlowRunEngine(RunEngine):
             self.store.flush()
 
 
+def _interrupts(engine: FlowRunEngine) -> contextlib.AbstractContextManager[None]:
+    # A top-level run makes SIGTERM an interrupt like Ctrl-C; a subflow is inside one already.
+    return sigterm_raises() if engine.run.parent_flow_run_id is None else contextlib.nullcontext()
+
+
+def _record_interrupt(engine: FlowRunEngine, error: BaseException) -> None:
+    # Ctrl-C or SIGTERM outside the flow function (waiting for its tasks, sleeping before a retry):
+    # the run and its unfinished task runs are recorded Cancelled before the runner is stopped.
+    if is_interrupt(error):
+        engine.interrupted(error)
+
+
 def run_flow_sync(engine: FlowRunEngine) -> State:
     engine.begin()
     token = flow_run_context.set(engine.context)
     try:
-        with engine.task_runner:
-            return drive_sync(engine.steps(), engine.call_sync, engine.wait_for_tasks)
+        with _interrupts(engine), engine.task_runner:
+            try:
+                return drive_sync(engine.steps(), engine.call_sync, engine.wait_for_tasks)
+            except BaseException as exc:
+                _record_interrupt(engine, exc)
+                raise
     except Exception as exc:  # the flow's own errors never get here: they are states
         return engine.crash(exc)
     finally:
@@ -144,8 +169,12 @@ async def run_flow_async(engine: FlowRunEngine) -> State:
     engine.begin()
     token = flow_run_context.set(engine.context)
     try:
-        with engine.task_runner:
-            return await drive_async(engine.steps(), engine.call_async, engine.wait_for_tasks_async)
+        with _interrupts(engine), engine.task_runner:
+            try:
+                return await drive_async(engine.steps(), engine.call_async, engine.wait_for_tasks_async)
+            except BaseException as exc:
+                _record_interrupt(engine, exc)
+                raise
     except Exception as exc:
         return engine.crash(exc)
     finally:

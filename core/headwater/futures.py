@@ -9,6 +9,7 @@ from .states import State
 
 if TYPE_CHECKING:
     from .runs import TaskRun
+    from .task_engine import TaskRunEngine
 
 __all__ = ["HeadwaterFuture", "wait", "wait_async", "DoneAndNotDone"]
 
@@ -23,13 +24,14 @@ class HeadwaterFuture(Generic[R]):
     right now, without waiting.
     """
 
-    __slots__ = ("task_run", "_future", "observed")
+    __slots__ = ("task_run", "_future", "observed", "_engine")
 
-    def __init__(self, task_run: TaskRun, future: concurrent.futures.Future) -> None:
+    def __init__(self, task_run: TaskRun, future: concurrent.futures.Future, engine: Optional[TaskRunEngine] = None) -> None:
         self.task_run = task_run
         self._future = future
         #: Set once someone asked for the result: a failure that was looked at is the caller's to handle.
         self.observed = False
+        self._engine = engine
 
     @property
     def task_run_id(self) -> str:
@@ -63,6 +65,11 @@ class HeadwaterFuture(Generic[R]):
             ) from None
         self.observed = True
         return state.result(raise_on_failure=raise_on_failure)
+
+    def cancel_run(self, message: str) -> bool:
+        """Record the run Cancelled unless it already finished (its flow run was interrupted); return whether it was."""
+        self._future.cancel()  # a run the runner has not started yet never starts
+        return self._engine is not None and self._engine.cancel(message) is not None
 
     def add_done_callback(self, fn: Any) -> None:
         self._future.add_done_callback(lambda _: fn(self))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Optional
 
 from .drivers import AWAIT_OTHERS, drive_async, drive_sync
@@ -181,6 +182,7 @@ class TaskRunEngine(RunEngine):
         wait_for: Optional[list[HeadwaterFuture]] = None,
     ) -> None:
         self.task = self.subject = task
+        self._lock = threading.Lock()
         self.parameters = parameters
         self.flow_ctx = flow_ctx
         self.store = store
@@ -286,6 +288,9 @@ class SubmittedRun:
             return drive_sync(engine.steps(), lambda: engine.call().run_sync(), engine.wait_for_upstream)
         except Exception as exc:  # the task's own errors never get here: they are states
             return engine.crash(exc)
+        except BaseException as exc:  # Ctrl-C while it waited or slept: recorded Cancelled, then passed on
+            engine.interrupted(exc)
+            raise
 
     async def run_async(self, execute: Callable[[TaskCall], Awaitable[Any]]) -> State:
         """Drive the run as a coroutine; ``execute`` calls the function wherever the runner chooses."""
@@ -294,6 +299,9 @@ class SubmittedRun:
             return await drive_async(engine.steps(), lambda: execute(engine.call()), engine.wait_for_upstream_async)
         except Exception as exc:
             return engine.crash(exc)
+        except BaseException as exc:  # the runner cancelled it (its flow run was interrupted)
+            engine.interrupted(exc)
+            raise
 
 
 def run_task_now(engine: TaskRunEngine) -> State:
@@ -306,6 +314,6 @@ def submit_task(engine: TaskRunEngine, flow_ctx: FlowRunContext) -> HeadwaterFut
     engine.begin()
     runner = flow_ctx.task_runner
     assert runner is not None
-    future: HeadwaterFuture[Any] = HeadwaterFuture(engine.run, runner.submit(SubmittedRun(engine)))
+    future: HeadwaterFuture[Any] = HeadwaterFuture(engine.run, runner.submit(SubmittedRun(engine)), engine)
     flow_ctx.futures.append(future)
     return future

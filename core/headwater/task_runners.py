@@ -28,6 +28,7 @@ import collections
 import concurrent.futures
 import contextvars
 import copy
+import queue
 import threading
 from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
@@ -36,7 +37,7 @@ if TYPE_CHECKING:
     from .states import State
     from .task_engine import SubmittedRun, TaskCall
 
-__all__ = ["TaskRunner", "EventLoopTaskRunner", "SequentialTaskRunner", "ConcurrentTaskRunner"]
+__all__ = ["TaskRunner", "EventLoopTaskRunner", "SequentialTaskRunner", "ConcurrentTaskRunner", "WorkerThreads"]
 
 
 class TaskRunner(abc.ABC):
@@ -50,6 +51,12 @@ class TaskRunner(abc.ABC):
     def shutdown(self) -> None:
         """Release what ``start`` acquired. Called after every submitted run has finished."""
 
+    def cancel(self) -> None:
+        """Stop at once: the flow run was interrupted (Ctrl-C, SIGTERM) and its unfinished task runs are
+        already recorded Cancelled. Called instead of ``shutdown``; drop queued work, do not wait for
+        running work, release what ``start`` acquired. By default, ``shutdown()``."""
+        self.shutdown()
+
     @abc.abstractmethod
     def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
         """Start a submitted run; return a future of its final state."""
@@ -62,8 +69,11 @@ class TaskRunner(abc.ABC):
         self.start()
         return self
 
-    def __exit__(self, *exc_info: Any) -> None:
-        self.shutdown()
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc is not None and not isinstance(exc, Exception):
+            self.cancel()
+        else:
+            self.shutdown()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
@@ -99,6 +109,8 @@ class EventLoopTaskRunner(TaskRunner):
         self._lock = threading.Lock()
         self._arrivals: collections.deque[tuple[SubmittedRun, concurrent.futures.Future[State], contextvars.Context]] = collections.deque()
         self._wakeup_pending = False
+        #: The runs' coroutines on the loop (only these are cancelled on an interrupt, not an engine client's own).
+        self._running: set[asyncio.Task[State]] = set()
 
     def start(self) -> None:
         # The loop starts with the first submission: most flow runs that call tasks directly never need it.
@@ -141,6 +153,15 @@ class EventLoopTaskRunner(TaskRunner):
         thread.join()
         loop.close()
 
+    def cancel(self) -> None:
+        loop = self._loop
+        if loop is not None:
+            # Each run's coroutine gets CancelledError: an engine that had not yet recorded it does so now.
+            done: concurrent.futures.Future[None] = concurrent.futures.Future()
+            loop.call_soon_threadsafe(_cancel_tasks, list(self._running), done)
+            done.result()
+        self.shutdown()
+
     def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
         loop = self._loop or self._start_loop()
         future: concurrent.futures.Future[State] = concurrent.futures.Future()
@@ -162,10 +183,24 @@ class EventLoopTaskRunner(TaskRunner):
             if future.set_running_or_notify_cancel():
                 task = context.run(loop.create_task, run.run_async(self.execute))  # the task takes a copy of `context`
                 task.add_done_callback(partial(_settle, future))
+                self._running.add(task)
+                task.add_done_callback(self._running.discard)
 
     @abc.abstractmethod
     async def execute(self, call: TaskCall) -> Any:
         """Call the task's function (``await call.run_async()`` or ``call.run_sync()`` somewhere) and return its value."""
+
+
+def _cancel_tasks(tasks: list[asyncio.Task[State]], done: concurrent.futures.Future[None]) -> None:
+    tasks = [task for task in tasks if not task.done()]
+    for task in tasks:
+        task.cancel()
+    if not tasks:
+        done.set_result(None)
+        return
+    # Let the cancelled coroutines run their except clauses before the loop stops.
+    gathered = asyncio.gather(*tasks, return_exceptions=True)
+    gathered.add_done_callback(lambda _: done.set_result(None))
 
 
 def _settle(future: concurrent.futures.Future[State], task: asyncio.Task[State]) -> None:
@@ -195,16 +230,22 @@ class ConcurrentTaskRunner(EventLoopTaskRunner):
                 f"ConcurrentTaskRunner(max_workers={max_workers!r}): max_workers must be a positive integer, or None for the default."
             )
         self.max_workers = max_workers
-        self._executor: Optional[concurrent.futures.ThreadPoolExecutor] = None
+        self._executor: Optional[WorkerThreads] = None
 
     def loop_started(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._executor = concurrent.futures.ThreadPoolExecutor(self.max_workers or 32, thread_name_prefix="headwater-task")
+        self._executor = WorkerThreads(self.max_workers or 32, name="headwater-task")
 
     def shutdown(self) -> None:
         super().shutdown()
         if self._executor is not None:
             self._executor.shutdown(wait=True)
             self._executor = None
+
+    def cancel(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=False, cancel_futures=True)  # a running function cannot be stopped
+            self._executor = None
+        super().cancel()
 
     def submit(self, run: SubmittedRun) -> concurrent.futures.Future[State]:
         if not run.task.is_async and run.inputs_ready():
@@ -224,3 +265,67 @@ class ConcurrentTaskRunner(EventLoopTaskRunner):
 
     def __repr__(self) -> str:
         return f"ConcurrentTaskRunner(max_workers={self.max_workers})" if self.max_workers else "ConcurrentTaskRunner()"
+
+
+class WorkerThreads(concurrent.futures.Executor):
+    """A pool of daemon threads for sync task functions.
+
+    Unlike ``ThreadPoolExecutor``, whose threads the interpreter joins at exit, an
+    interrupted flow's process can exit while a task function still runs on one of
+    these (the run is recorded Cancelled by then). Threads start as work arrives,
+    up to ``max_workers``, and an idle thread takes the next item first.
+    """
+
+    def __init__(self, max_workers: int, name: str = "headwater-worker") -> None:
+        self.max_workers = max_workers
+        self.name = name
+        self._queue: queue.SimpleQueue[Optional[tuple[concurrent.futures.Future[Any], Any, tuple[Any, ...], dict[str, Any]]]] = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, fn: Any, /, *args: Any, **kwargs: Any) -> concurrent.futures.Future[Any]:
+        future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+        with self._lock:
+            if self._closed:
+                raise RuntimeError(f"{self.name}: cannot take work after shutdown")
+            self._queue.put((future, fn, args, kwargs))
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self.max_workers:
+                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+        return future
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            future, fn, args, kwargs = item
+            del item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(fn(*args, **kwargs))
+                except BaseException as exc:
+                    future.set_exception(exc)
+            del future, fn, args, kwargs  # drop the result before idling
+            self._idle.release()
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._closed = True
+            threads = list(self._threads)
+        if cancel_futures:
+            while True:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is not None:
+                    item[0].cancel()
+        for _ in threads:
+            self._queue.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
