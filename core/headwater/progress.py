@@ -173,7 +173,10 @@ class ProgressDisplay:
         future = self._unfinished.pop(inner, None)
         if future is None:  # already counted
             return
-        if inner.cancelled() or inner.exception() is not None:
+        if inner.cancelled():  # the runner dropped it before it started (a cancelled flow run)
+            self.cancelled += 1
+            return
+        if inner.exception() is not None:
             self.failed += 1
             return
         state = future.state
