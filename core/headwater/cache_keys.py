@@ -98,10 +98,49 @@ def _input_hashers() -> list[tuple[str, Callable[[Any], Any]]]:
     return list(get_plugins().input_hashers.items())
 
 
+_dump_canonical = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+_encode_text = json.encoder.encode_basestring  # what the encoder above does to a str (ensure_ascii=False)
+_LITERALS = {None: "null", True: "true", False: "false"}
+
+
+def _sortable_key(key: str) -> bool:
+    # For such a key, ordering by the key orders the same as by its JSON form (what _canonical sorts by):
+    # every character is above '"', so the closing quote cannot change which of two keys comes first.
+    return key.isascii() and key.isidentifier()
+
+
+def _canonical_text(value: Any, depth: int) -> str:
+    """The compact JSON text of ``_canonical(value, depth)``, built directly for the common plain types.
+
+    A key is hashed on every call of a cached task; walking a dict or list of plain values into
+    the canonical structure, then encoding it, cost several times what writing its text does.
+    Anything else is handed to ``_canonical`` and the encoder, so the text is the same byte for byte.
+    """
+    kind = type(value)
+    if kind is str:
+        return _encode_text(value)
+    if kind is int:
+        return int.__repr__(value)
+    if value is None or kind is bool:
+        return _LITERALS[value]
+    if depth < 100:
+        if kind is dict and all(type(key) is str and _sortable_key(key) for key in value):
+            items = ",".join(
+                f"[{_encode_text(key)},{_canonical_text(value[key], depth + 1)}]" for key in sorted(value)
+            )
+            return f'["dict",[{items}]]'
+        if kind is list or kind is tuple:
+            items = ",".join(_canonical_text(item, depth + 1) for item in value)
+            return f'["{"list" if kind is list else "tuple"}",[{items}]]'
+        if kind is float:
+            return f'["float","{value.hex()}"]'
+    return _dump_canonical(_canonical(value, depth))
+
+
 def hash_inputs(*parts: Any) -> Optional[str]:
     """A stable hex digest of ``parts``: canonical JSON where it can, cloudpickle where it must."""
     try:
-        data = json.dumps(_canonical(list(parts)), separators=(",", ":"), ensure_ascii=False).encode()
+        data = _canonical_text(list(parts), 0).encode()
     except _NotCanonical:
         import cloudpickle
 
