@@ -158,55 +158,51 @@ class _Writer:
                 self.cond.notify_all()
 
     def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> None:
-        flow_rows: dict[str, dict[str, Any]] = {}
-        task_rows: dict[str, dict[str, Any]] = {}
-        state_rows: list[dict[str, Any]] = []
-        cache_rows: list[dict[str, Any]] = []
-        result_rows: list[dict[str, Any]] = []
+        # Rows are built as tuples in their tables' column order: this is Python work done while
+        # holding the GIL, so every microsecond here is one the flow's own thread waits for.
+        state_rows: list[tuple] = []
+        cache_rows: list[tuple] = []
+        result_rows: list[tuple] = []
         runs: dict[str, Any] = {}
         for kind, first, second in batch:
             if kind == "state":
                 run, state = first, second
                 runs[run.id] = run  # one row per run and batch, with the run's newest fields
                 state_rows.append(
-                    {
-                        "run_id": run.id,
-                        "type": state.type.value,
-                        "name": state.name,
-                        "message": state.message,
-                        "timestamp": state.timestamp.isoformat(),
-                        "storage_key": state.storage_key,
-                    }
+                    (run.id, state.type._value_, state.name, state.message, state.timestamp.isoformat(), state.storage_key)
                 )
             elif kind == "cache":
                 cache_rows.append(first)
             elif kind == "result":
                 result_rows.append(first)
+        flow_rows: list[tuple] = []
+        task_rows: list[tuple] = []
         for run in runs.values():
-            (flow_rows if run.kind == "flow" else task_rows)[run.id] = _run_row(run)
+            if run.kind == "flow":
+                flow_rows.append(_run_row(run) + (run.flow_name, run.flow_version, run.parent_flow_run_id, run.parent_task_run_id))
+            else:
+                task_rows.append(_run_row(run) + (run.task_name, run.task_key, run.flow_run_id, run.cache_key, run.dynamic_key))
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
-                    if flow_rows:
-                        _WRITE_FLOW_RUNS.run(conn, list(flow_rows.values()))
-                    if task_rows:
-                        _WRITE_TASK_RUNS.run(conn, list(task_rows.values()))
-                    if state_rows:
-                        _WRITE_STATES.run(conn, state_rows)
-                    if result_rows:
-                        _WRITE_RESULTS.run(conn, result_rows)
-                    if cache_rows:
-                        _WRITE_CACHE_ENTRIES.run(conn, cache_rows)
-                    if log_rows:
-                        conn.exec_driver_sql(_WRITE_LOGS, log_rows)
-                for row in result_rows:
-                    if self.own_results.get(row["storage_key"]) is row["payload"]:
-                        self.own_results.pop(row["storage_key"], None)
-                for row in cache_rows:
+                    for sql, rows in (
+                        (_WRITE_FLOW_RUNS, flow_rows),
+                        (_WRITE_TASK_RUNS, task_rows),
+                        (_WRITE_STATES, state_rows),
+                        (_WRITE_RESULTS, result_rows),
+                        (_WRITE_CACHE_ENTRIES, cache_rows),
+                        (_WRITE_LOGS, log_rows),
+                    ):
+                        if rows:
+                            conn.exec_driver_sql(sql, rows)
+                for storage_key, payload, _created in result_rows:
+                    if self.own_results.get(storage_key) is payload:
+                        self.own_results.pop(storage_key, None)
+                for key, storage_key, *_rest in cache_rows:
                     # Committed: from now on the database answers for it (and sees it cleared by others).
-                    entry = self.own_entries.get(row["key"])
-                    if entry is not None and entry.storage_key == row["storage_key"]:
-                        self.own_entries.pop(row["key"], None)
+                    entry = self.own_entries.get(key)
+                    if entry is not None and entry.storage_key == storage_key:
+                        self.own_entries.pop(key, None)
                 return
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
                 logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch) + len(log_rows), exc, attempt + 1)
@@ -215,72 +211,66 @@ class _Writer:
         self.error = last
 
 
-class _Statement:
-    """Plain SQL for one table's batched writes: executemany over tuples is the fast path of sqlite3."""
+def _insert(table: sa.Table, columns: Sequence[str], upsert_key: Optional[str] = None) -> str:
+    """Plain SQL inserting rows given as tuples in ``columns`` order (executemany over tuples is sqlite3's fast path).
 
-    def __init__(self, table: sa.Table, upsert_key: Optional[str]) -> None:
-        # Tables with a row number (states, logs) number their rows themselves.
-        self.columns = [column.name for column in table.columns if not (column.primary_key and column.autoincrement is True)]
-        names = ", ".join(self.columns)
-        marks = ", ".join("?" for _ in self.columns)
-        self.sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks})"
-        if upsert_key is not None:
-            updates = ", ".join(f"{c} = excluded.{c}" for c in self.columns if c not in (upsert_key, "created"))
-            self.sql += f" ON CONFLICT({upsert_key}) DO UPDATE SET {updates}"
-
-    def run(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        columns = self.columns
-        conn.exec_driver_sql(self.sql, [tuple(row.get(c) for c in columns) for row in rows])
+    ``columns`` must be the table's columns, less a row number the table assigns itself (states, logs):
+    checked here, once, so a column added to the schema cannot silently shift the tuples' values.
+    """
+    expected = [column.name for column in table.columns if not (column.primary_key and column.autoincrement is True)]
+    if list(columns) != expected:
+        raise RuntimeError(f"the writer's columns for {table.name} are {list(columns)}, the schema's {expected}")
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)})"
+    if upsert_key is not None:
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in (upsert_key, "created"))
+        sql += f" ON CONFLICT({upsert_key}) DO UPDATE SET {updates}"
+    return sql
 
 
-_WRITE_FLOW_RUNS = _Statement(schema.flow_runs, "id")
-_WRITE_TASK_RUNS = _Statement(schema.task_runs, "id")
-_WRITE_STATES = _Statement(schema.states, None)
-_WRITE_CACHE_ENTRIES = _Statement(schema.cache_entries, "key")
-_WRITE_RESULTS = _Statement(schema.results, "storage_key")
+_RUN_COLUMNS = (
+    "id", "name", "parameters", "tags", "start_time", "end_time", "created", "run_count", "host", "pid",
+    "process_token", "state_type", "state_name", "state_message", "state_timestamp", "state_storage_key",
+)
+_WRITE_FLOW_RUNS = _insert(
+    schema.flow_runs, _RUN_COLUMNS + ("flow_name", "flow_version", "parent_flow_run_id", "parent_task_run_id"), "id"
+)
+_WRITE_TASK_RUNS = _insert(schema.task_runs, _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key"), "id")
+_WRITE_STATES = _insert(schema.states, ("run_id", "type", "name", "message", "timestamp", "storage_key"))
+_WRITE_CACHE_ENTRIES = _insert(
+    schema.cache_entries, ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch"), "key"
+)
+_WRITE_RESULTS = _insert(schema.results, ("storage_key", "payload", "created"), "storage_key")
 # Log lines are queued as tuples in this column order: the cheapest item to build on the logging thread.
-_WRITE_LOGS = _Statement(schema.logs, None).sql
+_WRITE_LOGS = _insert(schema.logs, ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
 INLINE_RESULT_LIMIT = 256 * 1024
 
 
-def _run_row(run: Any) -> dict[str, Any]:
+_parameters_json = json.JSONEncoder(default=repr).encode  # json.dumps(..., default=repr), without a new encoder per call
+
+
+def _run_row(run: Any) -> tuple:
+    """The columns every run has (``_RUN_COLUMNS``), in order."""
     state = run.state
-    row = {
-        "id": run.id,
-        "name": run.name,
-        "parameters": json.dumps(run.parameters, default=repr),
-        "tags": json.dumps(list(run.tags)),
-        "start_time": _iso(run.start_time),
-        "end_time": _iso(run.end_time),
-        "created": run.created.isoformat(),
-        "run_count": run.run_count,
-        "host": run.process.host,
-        "pid": run.process.pid,
-        "process_token": run.process.start_token,
-        "state_type": state.type.value if state else None,
-        "state_name": state.name if state else None,
-        "state_message": state.message if state else None,
-        "state_timestamp": _iso(state.timestamp) if state else None,
-        "state_storage_key": state.storage_key if state else None,
-    }
-    if run.kind == "flow":
-        row.update(
-            flow_name=run.flow_name,
-            flow_version=run.flow_version,
-            parent_flow_run_id=run.parent_flow_run_id,
-            parent_task_run_id=run.parent_task_run_id,
-        )
-    else:
-        row.update(
-            task_name=run.task_name,
-            task_key=run.task_key,
-            flow_run_id=run.flow_run_id,
-            cache_key=run.cache_key,
-            dynamic_key=run.dynamic_key,
-        )
-    return row
+    process = run.process
+    start, end = run.start_time, run.end_time
+    head = (
+        run.id,
+        run.name,
+        _parameters_json(run.parameters),
+        json.dumps(list(run.tags)),
+        start.isoformat() if start is not None else None,
+        end.isoformat() if end is not None else None,
+        run.created.isoformat(),
+        run.run_count,
+        process.host,
+        process.pid,
+        process.start_token,
+    )
+    if state is None:
+        return head + (None, None, None, None, None)
+    return head + (state.type._value_, state.name, state.message, state.timestamp.isoformat(), state.storage_key)
 
 
 class SQLiteStore(Store):
@@ -399,14 +389,14 @@ class SQLiteStore(Store):
         self.writer.put(
             (
                 "cache",
-                {
-                    "key": entry.key,
-                    "storage_key": entry.storage_key,
-                    "task_run_id": entry.task_run_id,
-                    "created": entry.created.isoformat(),
-                    "expiration": _iso(entry.expiration),
-                    "expiration_epoch": entry.expiration.timestamp() if entry.expiration else None,
-                },
+                (
+                    entry.key,
+                    entry.storage_key,
+                    entry.task_run_id,
+                    entry.created.isoformat(),
+                    _iso(entry.expiration),
+                    entry.expiration.timestamp() if entry.expiration else None,
+                ),
                 None,
             )
         )
@@ -444,7 +434,7 @@ class SQLiteStore(Store):
         # Queued like the records: it is committed with (or before) any cache entry that points at it.
         self._own_results[storage_key] = payload
         now = _dt.datetime.now(_dt.timezone.utc).isoformat()
-        self.writer.put(("result", {"storage_key": storage_key, "payload": payload, "created": now}, None))
+        self.writer.put(("result", (storage_key, payload, now), None))
 
     def read_result(self, storage_key: str) -> bytes:
         own = self._own_results.get(storage_key)
