@@ -161,3 +161,25 @@ def test_custom_name_and_copy():
     twin = state.copy(message="other")
     assert twin.message == "other" and twin.name == "Special" and twin.result() == 1
     assert state.message == "msg"
+
+
+def test_tasks_take_return_state_like_flows():
+    from headwater import flow, task
+
+    @task
+    def boom(x: int) -> int:
+        raise ValueError(f"bad {x}")
+
+    @task
+    async def fine(x: int) -> int:
+        return x
+
+    @flow
+    def caller():
+        failed = boom(3, return_state=True)  # no exception: the final state comes back
+        completed = fine(4, return_state=True)  # an async task in a sync flow runs to its end
+        return failed, completed
+
+    failed, completed = caller(return_state=True).result(raise_on_failure=False)
+    assert failed.is_failed() and "bad 3" in failed.message
+    assert completed.is_completed() and completed.result() == 4

@@ -37,11 +37,38 @@ def typed(n: int, label: str = "x") -> list[int]:
     assert_type(future.result(), int)
     assert_type(future.state, State)
     assert_type(double.map([1, 2, 3]), list[HeadwaterFuture[int]])
-    # Wrong arguments are errors, for calls and for submissions.
-    double("n")  # type: ignore[arg-type]
-    double.submit("n")  # type: ignore[arg-type]
-    greet("a", loud=True)  # type: ignore[call-arg]
+    # Wrong arguments are errors, for calls and for submissions (both are overloaded, for
+    # return_state= and wait_for=, so mypy reports "no overload variant matches").
+    double("n")  # type: ignore[call-overload]
+    double.submit("n")  # type: ignore[call-overload]
+    greet("a", loud=True)  # type: ignore[call-overload]
+    # wait_for= is accepted by submit, and return_state=True gives the final state.
+    assert_type(double.submit(n, wait_for=[future]), HeadwaterFuture[int])
+    assert_type(double(n, return_state=True), State)
+    assert_type(typed(n, return_state=True), State)
+    # An async task's future holds what its coroutine returns, not the coroutine.
+    assert_type(fetch.submit("u"), HeadwaterFuture[bytes])
+    assert_type(fetch.submit("u").result(), bytes)
+    assert_type(fetch.map(["u", "v"]), list[HeadwaterFuture[bytes]])
     return [future.result()]
+
+
+@task
+async def fetch(url: str) -> bytes:
+    return url.encode()
+
+
+@flow
+async def async_flow(url: str) -> bytes:
+    # Awaited, an async task or flow gives its value, or its state with return_state=True.
+    assert_type(await fetch(url), bytes)
+    assert_type(await fetch(url, return_state=True), State)
+    return await fetch(url)
+
+
+async def caller() -> None:
+    assert_type(await async_flow("u"), bytes)
+    assert_type(await async_flow("u", return_state=True), State)
 
 
 # Decorating keeps the parameters and the return type.

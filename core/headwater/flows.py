@@ -6,7 +6,7 @@ import functools
 import hashlib
 import inspect
 import typing
-from typing import TYPE_CHECKING, Any, Callable, Generic, Optional, ParamSpec, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Literal, Optional, ParamSpec, TypeVar, Union, overload
 
 from .exceptions import ConfigurationError, ParameterError
 from .options import check_callable, check_hooks, check_retries, check_timeout
@@ -22,6 +22,7 @@ __all__ = ["Flow", "flow"]
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 _COMPUTE: Any = object()
 
@@ -206,10 +207,13 @@ class Flow(Generic[P, R]):
 
     # -- calling -----------------------------------------------------------------------------
     @overload
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+    def __call__(self: Flow[P, Coroutine[Any, Any, T]], *args: Any, return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
 
     @overload
-    def __call__(self, *args: Any, return_state: bool, **kwargs: Any) -> Any: ...
+    def __call__(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> State: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:  # type: ignore[misc]
         from .flow_engine import FlowRunEngine, run_flow_async, run_flow_sync

@@ -6,7 +6,7 @@ import datetime as _dt
 import functools
 import hashlib
 import inspect
-from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Optional, ParamSpec, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, Literal, Optional, ParamSpec, TypeVar, Union, overload
 
 from .context import flow_run_context
 from .cache_keys import combine_cache_keys, flow_parameters_hash, task_input_hash, task_source_hash
@@ -31,6 +31,7 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...], Callable[[int], list[float]]]
 #: ``hook(task, task_run, state)``, called once the run's final state is recorded.
@@ -185,8 +186,19 @@ class Task(Generic[P, R]):
         store, plugins = standalone_environment()
         return TaskRunEngine(self, parameters, None, store, plugins, wait_for)
 
-    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
-        return self._call(self.bind(args, kwargs), return_state=False)
+    @overload
+    def __call__(self: Task[P, Coroutine[Any, Any, T]], *args: Any, return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
+
+    @overload
+    def __call__(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> State: ...
+
+    @overload
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Run the task now and return its value (its final state with ``return_state=True``)."""
+        return_state = kwargs.pop("return_state", False) if kwargs else False
+        return self._call(self.bind(args, kwargs), return_state=return_state)
 
     def _call(self, parameters: dict[str, Any], return_state: bool) -> Any:
         from .task_engine import SubmittedRun, run_task_now, run_to_end
@@ -209,14 +221,30 @@ class Task(Generic[P, R]):
         """Call the task now and return its final state instead of its value."""
         return self._call(self.bind(args, kwargs), return_state=True)
 
-    def submit(self, *args: P.args, **kwargs: P.kwargs) -> HeadwaterFuture[R]:
+    # Typing: an async task's future holds what its coroutine returns; with wait_for= the
+    # arguments are not checked (a ParamSpec cannot take one more keyword).
+    @overload
+    def submit(self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs) -> HeadwaterFuture[T]: ...
+
+    @overload
+    def submit(self: Task[P, T], *args: P.args, **kwargs: P.kwargs) -> HeadwaterFuture[T]: ...
+
+    @overload
+    def submit(
+        self: Task[P, Coroutine[Any, Any, T]], *args: Any, wait_for: Iterable[HeadwaterFuture[Any]], **kwargs: Any
+    ) -> HeadwaterFuture[T]: ...
+
+    @overload
+    def submit(self: Task[P, T], *args: Any, wait_for: Iterable[HeadwaterFuture[Any]], **kwargs: Any) -> HeadwaterFuture[T]: ...
+
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
         """Hand a run of this task to the flow's task runner; return its future at once.
 
         ``wait_for=[future, ...]`` makes the run wait for other runs it takes no value from.
         """
         from .task_engine import submit_task
 
-        wait_for: Optional[list[Any]] = kwargs.pop("wait_for", None)  # type: ignore[assignment]
+        wait_for: Optional[list[Any]] = kwargs.pop("wait_for", None)
         flow_ctx = flow_run_context.get()
         if flow_ctx is None or flow_ctx.task_runner is None:
             raise HeadwaterError(
@@ -225,7 +253,13 @@ class Task(Generic[P, R]):
             )
         return submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
 
-    def map(self, *args: Any, **kwargs: Any) -> list[HeadwaterFuture[R]]:
+    @overload
+    def map(self: Task[P, Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> list[HeadwaterFuture[T]]: ...
+
+    @overload
+    def map(self: Task[P, T], *args: Any, **kwargs: Any) -> list[HeadwaterFuture[T]]: ...
+
+    def map(self, *args: Any, **kwargs: Any) -> Any:
         """Submit one run per element of the iterable arguments; other arguments go to every run.
 
         Wrap an iterable in ``unmapped(...)`` to pass it whole to every run.

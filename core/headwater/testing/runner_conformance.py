@@ -374,7 +374,7 @@ class RunnerConformance:
 
     def test_flow_failure_still_records_submitted_runs(self, runner: Any) -> None:
         @flow(task_runner=runner)
-        def fails_after_submitting():
+        def fails_after_submitting() -> None:
             slow_identity.submit("done", 0.3)
             raise ConformanceError("the flow fails")
 
