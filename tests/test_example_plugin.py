@@ -202,14 +202,14 @@ def test_maintenance_task_waits_in_pending_while_the_window_is_open(plugins, mon
     assert len(waits) == 1
     label, message = waits[0]
     assert label.startswith("Task run 'vacuum-")
-    assert message.startswith("Waiting ")
+    assert message.startswith("Waiting in state AwaitingMaintenanceWindow ")
     assert "before entering Running: task runs tagged 'maintenance' wait for the maintenance window" in message
     assert f"{window} UTC to close" in message
     seconds_left = int(message.rsplit("(", 1)[1].split("s from now")[0])
     assert 60 <= seconds_left <= 180
     _, task_runs = task_runs_of(nightly)
     by_task = {run.task_name: run for run in task_runs}
-    assert history(by_task["vacuum"].id) == ["Pending", "Running", "Completed"]  # it waited in Pending
+    assert history(by_task["vacuum"].id) == ["Pending", "AwaitingMaintenanceWindow", "Running", "Completed"]
     assert history(by_task["report"].id) == ["Pending", "Running", "Completed"]
 
 

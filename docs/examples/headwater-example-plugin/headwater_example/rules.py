@@ -26,13 +26,14 @@ from typing import Callable, Optional
 
 from headwater.exceptions import ConfigurationError
 from headwater.orchestration import OrchestrationRule, TransitionContext
-from headwater.states import TERMINAL_TYPES, Cancelled, Failed, StateType
+from headwater.states import TERMINAL_TYPES, Cancelled, Failed, Pending, StateType
 
 __all__ = ["DailyWindow", "MaintenanceWindow", "FailFast", "WINDOW_VARIABLE", "CHECK_VARIABLE", "FAIL_FAST_TAG", "MAINTENANCE_TAG"]
 
 WINDOW_VARIABLE = "HEADWATER_EXAMPLE_MAINTENANCE_WINDOW"
 CHECK_VARIABLE = "HEADWATER_EXAMPLE_MAINTENANCE_CHECK_SECONDS"
 MAINTENANCE_TAG = "maintenance"
+AWAITING_MAINTENANCE_WINDOW = "AwaitingMaintenanceWindow"
 FAIL_FAST_TAG = "fail-fast"
 DEFAULT_CHECK_SECONDS = 60.0
 
@@ -130,7 +131,8 @@ class MaintenanceWindow(OrchestrationRule):
     obeyed; unset or empty, there is no window. A run that would start inside
     the window is *delayed*, not ended: it stays Pending and asks again every
     ``HEADWATER_EXAMPLE_MAINTENANCE_CHECK_SECONDS`` (default 60), or when the
-    window closes if that is sooner, then starts as if nothing happened.
+    window closes if that is sooner, then starts as if nothing happened. While it waits it is
+    recorded in the ``AwaitingMaintenanceWindow`` state (a PENDING state).
 
     A badly formed value fails the tagged task runs with an error naming the
     variable, its value and the expected form: running maintenance work at an
@@ -160,11 +162,12 @@ class MaintenanceWindow(OrchestrationRule):
         left = window.seconds_left(self.clock())
         if left is None:
             return
-        ctx.delay(
-            min(left, check),
+        reason = (
             f"task runs tagged '{MAINTENANCE_TAG}' wait for the maintenance window {window} UTC to close "
-            f"({left:.0f}s from now)",
+            f"({left:.0f}s from now)"
         )
+        # The waiting state is recorded once, so `headwater runs inspect` shows why the run has not started.
+        ctx.delay(min(left, check), reason, waiting_state=Pending(reason, name=AWAITING_MAINTENANCE_WINDOW))
 
 
 # -- fail fast ----------------------------------------------------------------------------------
