@@ -27,3 +27,36 @@ def run_python(tmp_path):
         return proc
 
     return run
+
+
+@pytest.fixture(scope="session")
+def install_distribution(tmp_path_factory):
+    """Build and install a distribution folder with pip into a folder of its own; return that folder.
+
+    Offline and without build isolation (hatchling, the build backend of the test plugins, is in the
+    test extra), so that it works on a machine without internet; the shared venv is left alone.
+    """
+    import importlib.util
+    import shutil
+    import subprocess
+    import sys
+
+    def install(source_dir, dist_info_glob):
+        pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True)
+        if pip.returncode != 0:
+            pytest.skip("pip is not available")
+        if importlib.util.find_spec("hatchling") is None:
+            pytest.skip("hatchling (the plugin's build backend) is not installed; --no-build-isolation needs it")
+        source = tmp_path_factory.mktemp("dist_src") / source_dir.name
+        shutil.copytree(source_dir, source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist"))
+        site = tmp_path_factory.mktemp("dist_site")
+        proc = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
+             "--disable-pip-version-check", "--quiet", "--target", str(site), str(source)],
+            capture_output=True, text=True, timeout=300,
+        )
+        assert proc.returncode == 0, proc.stdout + proc.stderr
+        assert list(site.glob(dist_info_glob)), f"pip installed no {dist_info_glob} into {site}"
+        return site
+
+    return install

@@ -13,7 +13,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,25 +42,9 @@ ALL_HOOKS = [
 
 
 @pytest.fixture(scope="module")
-def example_site(tmp_path_factory):
+def example_site(install_distribution):
     """The example distribution built and installed by pip into a folder of its own."""
-    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True)
-    if pip.returncode != 0:
-        pytest.skip("pip is not available")
-    if importlib.util.find_spec("hatchling") is None:
-        pytest.skip("hatchling (the plugin's build backend) is not installed; --no-build-isolation needs it")
-    source = tmp_path_factory.mktemp("example_src") / "headwater-example-plugin"
-    shutil.copytree(EXAMPLE_DIST, source, ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist"))
-    site = tmp_path_factory.mktemp("example_site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-         "--disable-pip-version-check", "--quiet", "--target", str(site), str(source)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert list(site.glob("headwater_example_plugin-0.1.0.dist-info"))
-    yield site
-    shutil.rmtree(site, ignore_errors=True)
+    return install_distribution(EXAMPLE_DIST, "headwater_example_plugin-0.1.0.dist-info")
 
 
 @pytest.fixture

@@ -1,8 +1,5 @@
 """The plugin architecture: runners, rules, cache-key functions and event hooks from plugins, and entry-point loading."""
 
-import importlib.util
-import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -663,25 +660,9 @@ print("plugin", row["distribution"], row["version"], ",".join(row["hooks"]))
 
 
 @pytest.fixture(scope="module")
-def example_plugin_site(tmp_path_factory):
+def example_plugin_site(install_distribution):
     """tests/plugin_dist built and installed by pip into a folder of its own (the shared venv is left alone)."""
-    pip = subprocess.run([sys.executable, "-m", "pip", "--version"], capture_output=True, text=True)
-    if pip.returncode != 0:
-        pytest.skip("pip is not available")
-    if importlib.util.find_spec("hatchling") is None:
-        pytest.skip("hatchling (the plugin's build backend) is not installed; --no-build-isolation needs it")
-    source = tmp_path_factory.mktemp("plugin_src") / "plugin_dist"
-    shutil.copytree(PLUGIN_DIST, source, ignore=shutil.ignore_patterns("__pycache__"))
-    site = tmp_path_factory.mktemp("plugin_site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "--no-build-isolation", "--no-index",
-         "--disable-pip-version-check", "--quiet", "--target", str(site), str(source)],
-        capture_output=True, text=True, timeout=300,
-    )
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert list(site.glob("hw_example_plugin-0.3.1.dist-info"))
-    yield site
-    shutil.rmtree(site, ignore_errors=True)
+    return install_distribution(PLUGIN_DIST, "hw_example_plugin-0.3.1.dist-info")
 
 
 def test_pip_installed_plugin_is_found_through_its_entry_point(example_plugin_site, run_python):
