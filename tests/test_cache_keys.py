@@ -310,6 +310,27 @@ def test_flow_parameters_hash_follows_the_flow_run_parameters():
     assert calls == ["first-mon", "first-tue"]
 
 
+def test_flow_parameters_hash_sees_real_values_not_their_records():
+    from pydantic import SecretStr
+
+    calls = []
+
+    @task(cache_key_fn=flow_parameters_hash)
+    def connect(password: SecretStr) -> int:
+        calls.append(password.get_secret_value())
+        return len(calls)
+
+    @flow
+    def sync(password: SecretStr):
+        return connect(password)
+
+    # Both secrets are recorded as '**********'; the cache key still tells them apart.
+    assert sync(SecretStr("one")) == 1
+    assert sync(SecretStr("two")) == 2
+    assert sync(SecretStr("one")) == 1  # the first run's flow parameters again: its cached result
+    assert calls == ["one", "two"]
+
+
 def test_combined_keys_change_when_any_part_changes():
     seen = []
 

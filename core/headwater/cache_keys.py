@@ -270,14 +270,14 @@ def _task_source_hash(context: Any, parameters: dict[str, Any]) -> Optional[str]
 def _flow_parameters_hash(context: Any, parameters: dict[str, Any]) -> Optional[str]:
     """A cache key from the task's identity, and the name and parameters of the flow run it runs in.
 
-    The flow run's parameters as they are recorded: secret parameters are recorded masked, and
-    values that are not plain data by their ``repr``. A task run outside any flow has no flow
-    parameters, and its key is the same for every such run.
+    The parameters are the values the flow function received (a secret's real value, not its
+    masked record; any value ``task_input_hash`` can hash). A task run outside any flow has no
+    flow parameters, and its key is the same for every such run.
     """
     flow_run = context.flow_run
     if flow_run is None:
         return hash_inputs(context.task.task_key, None)
-    return hash_inputs(context.task.task_key, flow_run.flow_name, flow_run.parameters)
+    return hash_inputs(context.task.task_key, flow_run.flow_name, context.flow_parameters)
 
 
 task_input_hash = CacheKeyFunction(_task_input_hash, name="task_input_hash")

@@ -33,6 +33,8 @@ class FlowRunContext:
         self.logger = logger
         self.task_runner = task_runner
         self.futures: list[HeadwaterFuture] = []
+        #: The flow run's parameters as the flow function receives them (validated, secrets unmasked).
+        self.parameters: dict[str, Any] = {}
         self._counters: dict[str, int] = {}
         self._lock = threading.Lock()
 
@@ -47,13 +49,18 @@ class FlowRunContext:
 class TaskRunContext:
     """The task run in progress: what a cache-key function and ``get_run_logger`` see."""
 
-    __slots__ = ("task", "task_run", "flow_run", "logger")
+    __slots__ = ("task", "task_run", "flow_run", "logger", "flow_parameters")
 
-    def __init__(self, task: Task, task_run: TaskRun, flow_run: Optional[FlowRun], logger: RunLogger) -> None:
+    def __init__(
+        self, task: Task, task_run: TaskRun, flow_run: Optional[FlowRun], logger: RunLogger,
+        flow_parameters: Optional[dict[str, Any]] = None,
+    ) -> None:
         self.task = task
         self.task_run = task_run
         self.flow_run = flow_run
         self.logger = logger
+        #: The parameters of the flow run this task run belongs to, as its flow function got them.
+        self.flow_parameters = flow_parameters
 
 
 flow_run_context: contextvars.ContextVar[Optional[FlowRunContext]] = contextvars.ContextVar("headwater_flow_run", default=None)

@@ -72,6 +72,7 @@ class FlowRunEngine(RunEngine):
         self.logger = RunLogger(flow_logger, f"Flow run '{self.run.name}'", self.run.id, top_level_id, store)
         self.task_runner: TaskRunner = flow.resolve_task_runner(plugins)
         self.context = FlowRunContext(flow, self.run, store, plugins, self.logger, self.task_runner)
+        self.context.parameters = parameters
 
     def begin(self) -> None:
         self._begin_pending(Pending())

@@ -206,7 +206,10 @@ class TaskRunEngine(RunEngine):
         )
         flow_run_id = flow_ctx.logger.flow_run_id if flow_ctx is not None else None
         self.logger = RunLogger(task_logger, f"Task run '{self.run.name}'", self.run.id, flow_run_id, store)
-        self.context = TaskRunContext(task, self.run, flow_ctx.flow_run if flow_ctx is not None else None, self.logger)
+        if flow_ctx is not None:
+            self.context = TaskRunContext(task, self.run, flow_ctx.flow_run, self.logger, flow_ctx.parameters)
+        else:
+            self.context = TaskRunContext(task, self.run, None, self.logger)
 
     def begin(self) -> None:
         """Record the run as Pending: done at once, on the caller's thread, so a future has an id and a record."""
