@@ -21,6 +21,7 @@ from .timeouts import await_with_timeout, call_with_timeout
 
 if TYPE_CHECKING:
     from .plugins import Plugins
+    from .remote import RemoteRunContext
     from .stores import Store
     from .tasks import Task
 
@@ -98,6 +99,20 @@ class TaskCall:
                     swapped = dict(self.kwargs)
                 swapped[name] = handle
         return self.kwargs if swapped is None else swapped
+
+    def remote_context(self) -> RemoteRunContext:
+        """The run's context for a worker in another process: picklable, plain values only.
+
+        A runner that ships the call elsewhere sends it with the function and its arguments, and on
+        the worker calls the function through :meth:`headwater.remote.RemoteRunContext.call`.
+        """
+        from .remote import RemoteRunContext
+
+        ctx = self.context
+        run, logger = ctx.task_run, ctx.logger
+        return RemoteRunContext(
+            run.id, run.name, run.flow_run_id, logger.flow_run_id, self.task.log_prints, logger.logger.getEffectiveLevel()
+        )
 
     @property
     def is_async(self) -> bool:

@@ -28,7 +28,8 @@ sync and async flows; many small tasks; a result of some megabytes, passed on to
 another task; a cache hit never reaches the runner; timeouts give TimedOut, while
 a TimeoutError the task raises itself stays a plain failure; ``result(timeout=...)``
 raises a TimeoutError naming the run; two flow runs at once with one runner instance; a flow that fails after submitting still records
-every submitted run as finished. For runners with ``runs_in_other_processes``:
+every submitted run as finished; ``get_run_logger()`` and ``log_prints`` in a
+submitted task, their lines stored with the task run before its final state. For runners with ``runs_in_other_processes``:
 the task's process differs from the flow's, and an argument that cannot be
 pickled gives an error naming the task and the argument.
 
@@ -55,7 +56,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from headwater import flow, task, unmapped
+from headwater import flow, get_run_logger, task, unmapped
 from headwater.states import CACHED, TIMED_OUT, UPSTREAM_FAILED, StateType
 from headwater.tasks import task_input_hash
 
@@ -171,6 +172,13 @@ def process_id():
 @task
 def describe(resource):
     return repr(resource)
+
+
+@task(log_prints=True)
+def log_and_print(message):
+    get_run_logger().warning("logged: %s", message)
+    print("printed:", message)
+    return message
 
 
 def _observed_state(future: Any) -> Any:
@@ -431,6 +439,28 @@ class RunnerConformance:
             results = list(pool.map(sums, [0, 100]))
         assert results == [sum(range(1, 21)), sum(range(101, 121))]
         assert sums(0) == sum(range(1, 21))  # and again, after both ended
+
+    # -- logging -----------------------------------------------------------------------------------
+    def test_run_logger_in_a_task_is_stored_with_its_run(self, runner: Any) -> None:
+        @flow(task_runner=runner)
+        def logging_task():
+            future = log_and_print.submit("hello")
+            return future.result(), future.task_run.id, future.task_run.name
+
+        value, run_id, run_name = logging_task()
+        assert value == "hello"
+
+        from headwater.client import get_client
+
+        client = get_client()
+        flow_run = client.read_flow_runs(flow_name="logging-task", limit=1)[0]
+        lines = [(line.run_name, line.level_name, line.message) for line in client.read_logs(flow_run.id) if line.run_id == run_id]
+        # In this order: a runner hands the lines back before the run records its final state.
+        assert lines == [
+            (run_name, "WARNING", "logged: hello"),
+            (run_name, "INFO", "printed: hello"),
+            (run_name, "INFO", "Finished in state Completed()"),
+        ]
 
     # -- runners whose tasks run elsewhere ---------------------------------------------------------
     def test_tasks_run_in_another_process(self, runner: Any) -> None:

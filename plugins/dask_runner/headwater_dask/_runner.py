@@ -9,17 +9,19 @@ import asyncio
 import importlib
 import importlib.util
 import logging
+import weakref
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from headwater.exceptions import ConfigurationError
+from headwater.remote import replay_lines
 from headwater.task_runners import EventLoopTaskRunner
 from headwater.timeouts import RunTimeout
 
 from ._options import current_options
-from ._payload import call_async, call_sync
+from ._payload import LOG_TOPIC, call_async, call_sync
 
 if TYPE_CHECKING:
-
+    from headwater.logs import RunLogger
     from headwater.task_engine import TaskCall
 
 __all__ = ["DaskTaskRunner"]
@@ -66,8 +68,10 @@ class DaskTaskRunner(EventLoopTaskRunner):
     :param client_kwargs: extra keyword arguments for ``distributed.Client``.
     :param connect_timeout: seconds to wait for the scheduler at ``address`` before giving up (default 30).
 
-    Only the task's function and its arguments travel to the workers; states, retries, caching and
-    records stay in the flow's process. The workers need headwater-dask and whatever the tasks import.
+    Only the task's function, its arguments and a small run context travel to the workers; states,
+    retries, caching and records stay in the flow's process. Lines that task code logs on a worker
+    (``get_run_logger()``, ``log_prints``) come back as Dask events and are logged by the run's logger
+    here. The workers need headwater-dask and whatever the tasks import.
     """
 
     name = "dask"
@@ -114,6 +118,9 @@ class DaskTaskRunner(EventLoopTaskRunner):
         self._cluster: Any = None
         self._sizeof: Any = None
         self._native: dict[str, Any] = {}
+        # The loggers of the runs sent to the workers, by run id, for the lines that come back. Weak:
+        # each lives as long as its run's future (the whole flow run), and no longer.
+        self._loggers: weakref.WeakValueDictionary[str, RunLogger] = weakref.WeakValueDictionary()
 
     def duplicate(self) -> DaskTaskRunner:
         twin = super().duplicate()
@@ -147,17 +154,26 @@ class DaskTaskRunner(EventLoopTaskRunner):
                     f"{self.connect_timeout:g} seconds: {exc}. Check that the scheduler is running and reachable "
                     "from here, or give it longer with DaskTaskRunner(connect_timeout=...)."
                 ) from exc
-            return
-        cluster_class = self._resolve_cluster_class()
-        self._cluster = await cluster_class(asynchronous=True, **self.cluster_kwargs)
-        try:
-            if self.adapt_kwargs:
-                self._cluster.adapt(**self.adapt_kwargs)
-            self._client = await Client(self._cluster, asynchronous=True, **client_kwargs)
-        except BaseException:
-            await self._cluster.close()
-            self._cluster = None
-            raise
+        else:
+            cluster_class = self._resolve_cluster_class()
+            self._cluster = await cluster_class(asynchronous=True, **self.cluster_kwargs)
+            try:
+                if self.adapt_kwargs:
+                    self._cluster.adapt(**self.adapt_kwargs)
+                self._client = await Client(self._cluster, asynchronous=True, **client_kwargs)
+            except BaseException:
+                await self._cluster.close()
+                self._cluster = None
+                raise
+        # Sent ahead of the first task on the client's stream: the subscription is in place before any line.
+        self._client.subscribe_topic(LOG_TOPIC, self._lines_arrived)
+
+    def _lines_arrived(self, event: tuple[float, Any]) -> None:
+        """A worker's event with the lines of one run (on the runner's loop, before the run's completion arrives)."""
+        _, message = event
+        logger = self._loggers.get(message.get("run")) if isinstance(message, dict) else None
+        if logger is not None:  # else the run of another client of the scheduler, or of a flow run that ended
+            replay_lines(logger, message["lines"])
 
     def _resolve_cluster_class(self) -> type:
         spec = self.cluster_class
@@ -190,6 +206,10 @@ class DaskTaskRunner(EventLoopTaskRunner):
         self._native.clear()
         # Only what this runner started: its client always, the cluster only if it made one.
         if self._client is not None:
+            try:
+                self._client.unsubscribe_topic(LOG_TOPIC)
+            except Exception:
+                pass  # the client lost its scheduler; closing it is all there is left to do
             await self._client.close()
         if self._cluster is not None:
             await self._cluster.close()
@@ -200,11 +220,13 @@ class DaskTaskRunner(EventLoopTaskRunner):
         run = call.context.task_run
         kwargs = call.with_native(self._native)
         options = current_options()
+        self._loggers[run.id] = call.context.logger
         try:
             future = client.submit(
                 call_async if call.is_async else call_sync,
                 call.fn,
                 kwargs,
+                call.remote_context(),
                 key=f"{call.task.name}-{run.id}-{run.run_count}",  # cheap, unique, and readable on the dashboard
                 pure=False,
                 **options,

@@ -11,12 +11,13 @@ import sys
 from typing import TYPE_CHECKING, Any, Optional
 
 from headwater.exceptions import ConfigurationError
+from headwater.remote import replay_lines
 from headwater.task_runners import EventLoopTaskRunner
 from headwater.timeouts import RunTimeout
 
 from . import _session
 from ._options import current_options
-from ._payload import original_error, remote_function
+from ._payload import original_error, remote_function, take_lines
 
 if TYPE_CHECKING:
 
@@ -60,8 +61,10 @@ class RayTaskRunner(EventLoopTaskRunner):
     :param connect_timeout: seconds to wait for a ``host:port`` address to answer before giving up (default 30).
 
     Per-task resources: submit inside ``with headwater_ray.remote_options(num_cpus=2, num_gpus=1): ...``.
-    Only the task's function and its arguments travel to the workers; states, retries, caching and
-    records stay in the flow's process.
+    Only the task's function, its arguments and a small run context travel to the workers; states,
+    retries, caching and records stay in the flow's process. Lines that task code logs on a worker
+    (``get_run_logger()``, ``log_prints``) come back as a second return of the Ray task and are
+    logged by the run's logger here.
     """
 
     name = "ray"
@@ -133,7 +136,7 @@ class RayTaskRunner(EventLoopTaskRunner):
         if options:
             remote = remote.options(**options)
         try:
-            ref = remote.remote(**kwargs)
+            ref, lines_ref = remote.remote(call.remote_context(), **kwargs)
         except Exception as exc:
             error = call.pickling_error("Ray")
             if error is None:
@@ -151,7 +154,15 @@ class RayTaskRunner(EventLoopTaskRunner):
                     raise RunTimeout(call.timeout_seconds)
                 value = waiter.result()
         except self._task_error as exc:
-            raise original_error(exc) from None
+            error = original_error(exc)
+            lines = take_lines(error)
+            if lines:
+                replay_lines(call.context.logger, lines)
+            raise error from None
+        # Small, and in this process already: it came back in the reply that brought the value.
+        lines = await lines_ref
+        if lines:
+            replay_lines(call.context.logger, lines)
         if _nbytes(value) >= KEEP_IN_OBJECT_STORE_BYTES:
             self._native[run.id] = ref
         return value

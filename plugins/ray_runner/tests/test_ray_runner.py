@@ -9,7 +9,8 @@ import time
 import pytest
 
 import headwater_ray._runner as runner_module
-from headwater import flow, task
+from headwater import flow, get_run_logger, task
+from headwater.client import get_client
 from headwater.exceptions import ConfigurationError
 from headwater.plugins import get_plugins
 from headwater_ray import RayTaskRunner, remote_options
@@ -153,9 +154,9 @@ def remote_calls(monkeypatch):
         def options(self, **options):
             return Recording(self._remote.options(**options))
 
-        def remote(self, **kwargs):
+        def remote(self, context, **kwargs):
             seen.append(kwargs)
-            return self._remote.remote(**kwargs)
+            return self._remote.remote(context, **kwargs)
 
     monkeypatch.setattr(runner_module, "remote_function", lambda fn, is_async: Recording(build(fn, is_async)))
     return seen
@@ -209,3 +210,69 @@ def test_a_dying_worker_is_recorded_as_a_failed_run(ray_running):
 
     (record,) = [r for r in get_client().read_task_runs() if r.id == run_id]
     assert record.state_name == "Failed" and "WorkerCrashedError" in record.state.message
+
+
+# -- task code's log lines -----------------------------------------------------------------------
+
+
+@task(log_prints=True)
+def chatty(x):
+    logger = get_run_logger()
+    logger.info("info %s", x)
+    logger.debug("below the run loggers' level")
+    print("printed", x)
+    return x
+
+
+@task(log_prints=True)
+async def async_chatty(x):
+    get_run_logger().warning("async %s", x)
+    return x
+
+
+@task(log_prints=True)
+def chatty_blob(size):
+    print("making", size, "bytes")
+    return b"x" * size
+
+
+@task
+def prints_without_log_prints():
+    print("stays on the worker")
+    return 1
+
+
+@task(log_prints=True)
+def logs_then_fails():
+    get_run_logger().error("about to fail")
+    raise ValueError("failing on purpose")
+
+
+def _lines_by_run(flow_name):
+    client = get_client()
+    flow_run = client.read_flow_runs(flow_name=flow_name, limit=1)[0]
+    lines = {}
+    for line in client.read_logs(flow_run.id):
+        lines.setdefault(line.run_id, []).append((line.run_name, line.level_name, line.message))
+    return lines
+
+
+def test_task_code_logs_and_prints_to_its_task_run(ray_running):
+    @flow(task_runner=RayTaskRunner())
+    def logging_on_workers():
+        futures = [chatty.submit(1), async_chatty.submit(2), prints_without_log_prints.submit(), logs_then_fails.submit()]
+        big = chatty_blob.submit(2 << 20)  # a value kept on the engine: the lines travel apart from it
+        futures += [big, length.submit(big)]
+        [f.result(raise_on_failure=False) for f in futures]
+        return [(f.task_run.id, f.task_run.name) for f in futures], futures[-1].result()
+
+    runs, size = logging_on_workers()
+    assert size == 2 << 20
+    lines = _lines_by_run("logging-on-workers")
+    (a, a_name), (b, b_name), (c, c_name), (d, d_name), (e, e_name), _ = runs
+    assert lines[a] == [(a_name, "INFO", "info 1"), (a_name, "INFO", "printed 1"), (a_name, "INFO", "Finished in state Completed()")]
+    assert lines[b] == [(b_name, "WARNING", "async 2"), (b_name, "INFO", "Finished in state Completed()")]
+    assert lines[c] == [(c_name, "INFO", "Finished in state Completed()")]  # no log_prints: print is the worker's
+    assert lines[d][0] == (d_name, "ERROR", "about to fail")  # logged before the task raised
+    assert lines[d][-1][2].startswith("Finished in state Failed")
+    assert lines[e][0] == (e_name, "INFO", f"making {2 << 20} bytes")
