@@ -117,7 +117,8 @@ logs = Table(
     Column("logger", String, nullable=False),
     Column("timestamp", Float, nullable=False),
     Column("message", Text, nullable=False),
-    Index("ix_logs_run_id", "run_id", "id"),
+    # The one index: run ids are random, and an index on them costs each task run about a hundred
+    # bytes and a scattered page write per batch. A run's lines are read within its top-level run's.
     Index("ix_logs_flow_run_id", "flow_run_id", "id"),
 )
 

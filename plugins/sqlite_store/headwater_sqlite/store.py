@@ -37,6 +37,9 @@ logger = logging.getLogger("headwater.store")
 BUSY_TIMEOUT_SECONDS = 60.0
 GATHER_SECONDS = 0.05  # how long the writer lets a batch gather (a flush does not wait for it)
 MAX_QUEUED = 30_000  # writes waiting for the writer thread (three or so per task run)
+# SQLite reuses the write-ahead log from its start after each complete checkpoint but never shrinks
+# it: one big commit would leave the file that large for good. At that reuse it is cut back to this.
+WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
 def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
@@ -70,6 +73,7 @@ def _make_engine(url: str, immediate: bool) -> sa.Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB: the indexes of a big flow stay in memory while it runs
         cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
         cursor.close()
 
     @sa.event.listens_for(engine, "begin")
@@ -86,6 +90,8 @@ class _Writer:
         self.engine = engine
         self.own_entries = own_entries
         self.own_results = own_results
+        database = engine.url.database
+        self.wal_path = database + "-wal" if database and database != ":memory:" else None
         self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
         self.cond = threading.Condition()
         self.enqueued = 0
@@ -157,6 +163,31 @@ class _Writer:
                 self.written += taken
                 self.cond.notify_all()
 
+    def _trim_wal(self) -> None:
+        """Cut the write-ahead log back to nothing once it has outgrown ``WAL_SIZE_LIMIT``.
+
+        A batch of a big flow touches pages all over the indexes, and SQLite keeps its log at the
+        largest size it ever reached. Every commit over the limit has already copied the log into
+        the database (SQLite's automatic checkpoint, at 1,000 pages), so the truncating checkpoint
+        has little left to do. It does not wait for readers (another process may be reading): if
+        one is in the way it gives up, and a later commit tries again.
+        """
+        if _wal_size(self.wal_path) <= WAL_SIZE_LIMIT:
+            return
+        connection = self.engine.raw_connection()
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=0")
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+            except Exception as exc:
+                logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+                cursor.close()
+        finally:
+            connection.close()
+
     def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> None:
         # Rows are built as tuples in their tables' column order: this is Python work done while
         # holding the GIL, so every microsecond here is one the flow's own thread waits for.
@@ -203,12 +234,20 @@ class _Writer:
                     entry = self.own_entries.get(key)
                     if entry is not None and entry.storage_key == storage_key:
                         self.own_entries.pop(key, None)
+                self._trim_wal()
                 return
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
                 logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch) + len(log_rows), exc, attempt + 1)
                 last = exc
                 threading.Event().wait(0.2 * (attempt + 1))
         self.error = last
+
+
+def _wal_size(path: Optional[str]) -> int:
+    try:
+        return os.path.getsize(path) if path else 0
+    except OSError:
+        return 0
 
 
 def _insert(table: sa.Table, columns: Sequence[str], upsert_key: Optional[str] = None) -> str:
@@ -423,6 +462,7 @@ class SQLiteStore(Store):
                 conn = self.read_engine.raw_connection()  # one shared in-memory database: go through the pool
             else:
                 conn = sqlite3.connect(self._database_path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
+                conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # it writes too (concurrency slots)
             self._lookups.conn = conn
         return conn
 
@@ -537,15 +577,17 @@ class SQLiteStore(Store):
 
     def read_logs(self, flow_run_id: str, min_level: int = 0, after_id: int = 0, limit: int = 10_000) -> list[LogLineRecord]:
         with self._reading() as conn:
-            top_level = conn.exec_driver_sql(
-                "SELECT parent_flow_run_id IS NULL FROM flow_runs WHERE id = ?", (flow_run_id,)
-            ).scalar()
-            if top_level is None:
+            found = conn.exec_driver_sql(_TOP_LEVEL_OF, (flow_run_id,)).first()
+            if found is None:
                 return []
-            if top_level:
-                # Every line under a top-level flow run carries its id: one range of an index.
+            top, missing_parent = found
+            # Every line under a top-level flow run carries its id: one range of an index. A subflow's
+            # lines are the part of its top-level run's range that its own runs logged.
+            if top == flow_run_id:
                 which, ids = "l.flow_run_id = ?", (flow_run_id,)
-            else:
+            elif missing_parent is None:
+                which, ids = f"l.flow_run_id = ? AND l.run_id IN ({_RUNS_UNDER})", (top, flow_run_id)
+            else:  # its top-level run was deleted by hand: a scan of the lines
                 which, ids = f"l.run_id IN ({_RUNS_UNDER})", (flow_run_id,)
             rows = conn.exec_driver_sql(
                 "SELECT l.id, l.run_id, l.flow_run_id, COALESCE(t.name, f.name), l.level, l.logger, l.timestamp, l.message "
@@ -596,7 +638,17 @@ class SQLiteStore(Store):
             payloads = sum(
                 conn.exec_driver_sql("DELETE FROM results WHERE storage_key = ?", (key,)).rowcount for key in payload_keys
             )
-            log_lines = conn.exec_driver_sql(f"DELETE FROM logs WHERE run_id IN {doomed}").rowcount
+            # Lines are found through the top-level flow run they carry (logs has no index on run_id).
+            tops = {conn.exec_driver_sql(_TOP_LEVEL_OF, (run_id,)).first() for run_id in dict.fromkeys(run_ids)}
+            log_lines = sum(
+                conn.exec_driver_sql(
+                    f"DELETE FROM logs WHERE flow_run_id = ? AND run_id IN {doomed}"
+                    if top[1] is None else f"DELETE FROM logs WHERE run_id IN {doomed}",  # no top-level run: a scan
+                    (top[0],) if top[1] is None else (),
+                ).rowcount
+                for top in tops
+                if top is not None
+            )
             states = conn.exec_driver_sql(f"DELETE FROM states WHERE run_id IN {doomed}").rowcount
             task_runs = conn.exec_driver_sql(f"DELETE FROM task_runs WHERE id IN {doomed}").rowcount
             flow_runs = conn.exec_driver_sql(f"DELETE FROM flow_runs WHERE id IN {doomed}").rowcount
@@ -636,6 +688,14 @@ class SQLiteStore(Store):
 
 # The ids of a flow run (the parameter) and of every run under it: its subflow runs, at any depth,
 # and the task runs of all of them.
+# The top-level flow run above a flow run (the flow run itself if it is one): (id, NULL), or no row if
+# the flow run is unknown. Should an ancestor be missing, the highest one found, with its parent's id.
+_TOP_LEVEL_OF = (
+    "WITH RECURSIVE up(id, parent, depth) AS (SELECT id, parent_flow_run_id, 0 FROM flow_runs WHERE id = ? "
+    "UNION ALL SELECT f.id, f.parent_flow_run_id, up.depth + 1 FROM flow_runs f JOIN up ON f.id = up.parent) "
+    "SELECT id, parent FROM up ORDER BY depth DESC LIMIT 1"
+)
+
 _RUNS_UNDER = (
     "WITH RECURSIVE flows(id) AS (SELECT ? UNION SELECT f.id FROM flow_runs f JOIN flows ON f.parent_flow_run_id = flows.id) "
     "SELECT id FROM flows UNION ALL SELECT t.id FROM task_runs t WHERE t.flow_run_id IN (SELECT id FROM flows)"

@@ -1,0 +1,130 @@
+"""The properties headwater's speed-ups rely on, checked without timing anything.
+
+- task_input_hash writes the canonical JSON of plain values directly: its keys must stay the
+  ones the general encoder gives, or every existing cache entry would miss.
+- The store cuts its write-ahead log back once a commit leaves it over ``WAL_SIZE_LIMIT``.
+- Log lines have no index on their run id: a subflow's lines are read within its top-level run's.
+"""
+
+import datetime as dt
+import decimal
+import enum
+import hashlib
+import json
+import os
+import uuid
+
+import pytest
+
+from headwater import flow, get_run_logger, task
+from headwater.cache_keys import _canonical, hash_inputs
+from headwater.client import get_client
+
+
+class Color(enum.Enum):
+    RED = "red"
+
+
+class Count(int):
+    pass
+
+
+def _generic_digest(*parts):
+    """The digest as the general encoder computes it: the canonical structure, then json.dumps."""
+    text = json.dumps(_canonical(list(parts)), separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+VALUES = [
+    {"x": 5},
+    {"city": "Lyon", "n": 3, "ratio": 0.5, "ok": True, "none": None},
+    {"b": 1, "a": 2, "_z": 3, "A": 4, "a1": 5},
+    {"ab": 1, "ab ": 2, "a!": 3, 'a"': 4, "é": 5, "": 6},  # keys whose order differs from their JSON's
+    {"nested": {"list": [1, [2, (3, 4)], {"k": "v"}], "tuple": (), "empty": {}}},
+    {"floats": [0.1, -0.0, float("inf"), float("nan"), 1e300]},
+    {"text": "line\nbreak \"quoted\" \u2028 \x00 ünïcode"},
+    {"big": 2**100, "negative": -7, "flag": False},
+    {"odd": [Count(3), Color.RED, b"\x00\xff", dt.date(2024, 5, 1), decimal.Decimal("1.5"), uuid.UUID(int=1)]},
+    {1: "int key", None: "none key"},
+    {"set": {3, 1, 2}, "frozen": frozenset({"b", "a"})},
+]
+
+
+@pytest.mark.parametrize("value", VALUES, ids=range(len(VALUES)))
+def test_input_hash_is_the_general_encoders(value):
+    assert hash_inputs("module.task", value) == _generic_digest("module.task", value)
+
+
+def test_input_hash_of_deep_nesting_is_unchanged():
+    for depth in (98, 99, 100, 101, 102):
+        as_lists, as_dicts = "leaf", "leaf"
+        for _ in range(depth):
+            as_lists, as_dicts = [as_lists], {"k": as_dicts}
+        for value in (as_lists, as_dicts):
+            try:
+                expected = _generic_digest(value)
+            except Exception:
+                expected = None  # too deep for canonical JSON: both fall back to cloudpickle
+            if expected is not None:
+                assert hash_inputs(value) == expected
+
+
+def test_input_hash_keys_are_the_released_ones():
+    # Digests computed before the direct encoder existed: a changed one would turn every cache hit into a miss.
+    assert hash_inputs("bench.scenarios.cache_hits.<locals>.cached", {"x": 5}) == "5199a911f6846eda70717f001d00e943"
+    assert hash_inputs("t", {"city": "Lyon", "n": 3, "ratio": 0.5}) == _generic_digest("t", {"city": "Lyon", "n": 3, "ratio": 0.5})
+
+
+def test_write_ahead_log_is_cut_back_after_a_big_flow(headwater_home, monkeypatch):
+    from headwater_sqlite import store
+
+    monkeypatch.setattr(store, "WAL_SIZE_LIMIT", 64 * 1024)
+
+    @task
+    def noisy(i):
+        get_run_logger().info("line %d with some text to make the rows longer %s", i, "x" * 200)
+        return i
+
+    @flow
+    def big():
+        for i in range(400):
+            noisy(i)
+
+    big()
+    wal = os.path.join(str(headwater_home), "headwater.db-wal")
+    assert os.path.exists(os.path.join(str(headwater_home), "headwater.db"))
+    size = os.path.getsize(wal) if os.path.exists(wal) else 0
+    assert size <= 64 * 1024, f"the write-ahead log is {size:,} bytes after the flow"
+    assert len(get_client().read_task_runs()) == 400  # and nothing was lost on the way
+
+
+def test_subflow_lines_are_read_through_the_top_level_runs_index(headwater_home):
+    @task
+    def inner_task():
+        get_run_logger().info("from the inner task")
+
+    @flow
+    def inner():
+        get_run_logger().info("from the subflow")
+        inner_task()
+
+    @task
+    def outer_task():
+        get_run_logger().info("from the outer task")
+
+    @flow
+    def outer():
+        outer_task()
+        inner()
+
+    outer()
+    client = get_client()
+    runs = {run.flow_name: run for run in client.read_flow_runs()}
+    messages = [line.message for line in client.read_logs(runs["inner"].id)]
+    assert "from the subflow" in messages and "from the inner task" in messages
+    assert "from the outer task" not in messages
+    assert "from the outer task" in [line.message for line in client.read_logs(runs["outer"].id)]
+
+    from headwater_sqlite import schema
+
+    assert [index.name for index in schema.logs.indexes] == ["ix_logs_flow_run_id"]
