@@ -2,9 +2,9 @@
 
 Each task function becomes a Ray remote function once (per process), and is reused for every run.
 It is called through :meth:`headwater.remote.RemoteRunContext.call`, so ``get_run_logger()`` and
-``log_prints`` work in task code. The remote function has two returns: the function's value, which
-stays the task's own object (its ref can be passed on to other tasks as it is), and the lines the
-call logged, a small object that comes back in the same reply. When the function raises, the lines
+``log_prints`` work in task code. The remote function has two returns: the lines the call logged, a
+small object, and the function's value, which stays the task's own object (its ref can be passed on
+to other tasks as it is). Both come back in the same reply, the lines first. When the function raises, the lines
 ride on the exception instead (:func:`take_lines`).
 """
 
@@ -46,7 +46,7 @@ def _in_run_context(fn: Callable[..., Any], is_async: bool) -> Callable[..., Any
     target = _run_coroutine(fn) if is_async else fn
 
     # The context is positional-only, so that no task parameter can be taken for it.
-    def run(context: RemoteRunContext, /, **kwargs: Any) -> tuple[Any, list[LogLine]]:
+    def run(context: RemoteRunContext, /, **kwargs: Any) -> tuple[list[LogLine], Any]:
         lines: list[LogLine] = []
         try:
             value = context.call(target, kwargs, lines.extend)
@@ -57,7 +57,7 @@ def _in_run_context(fn: Callable[..., Any], is_async: bool) -> Callable[..., Any
                 except Exception:
                     pass  # an exception that takes no attributes: its lines are lost
             raise
-        return value, lines
+        return lines, value
 
     # Named like the task function on Ray's dashboard. Not functools.wraps: Ray reads the signature
     # of the function it runs, and __wrapped__ would give it the task function's instead.
@@ -68,7 +68,7 @@ def _in_run_context(fn: Callable[..., Any], is_async: bool) -> Callable[..., Any
 def remote_function(fn: Callable[..., Any], is_async: bool) -> Any:
     """The Ray remote function of a task function, built once and reused.
 
-    Called as ``remote.remote(context, **kwargs)``, it returns two refs: the value's and the lines'.
+    Called as ``remote.remote(context, **kwargs)``, it returns two refs: the lines' and the value's.
     """
     remote = _remote_functions.get(fn)
     if remote is None:

@@ -136,7 +136,7 @@ class RayTaskRunner(EventLoopTaskRunner):
         if options:
             remote = remote.options(**options)
         try:
-            ref, lines_ref = remote.remote(call.remote_context(), **kwargs)
+            lines_ref, ref = remote.remote(call.remote_context(), **kwargs)
         except Exception as exc:
             error = call.pickling_error("Ray")
             if error is None:
@@ -159,8 +159,9 @@ class RayTaskRunner(EventLoopTaskRunner):
             if lines:
                 replay_lines(call.context.logger, lines)
             raise error from None
-        # Small, and in this process already: it came back in the reply that brought the value.
-        lines = await lines_ref
+        # Small, and stored in this process already: Ray stores a task's returns in order, from the
+        # reply that brought the value. A plain get, not a second await: no hop to Ray's callback thread.
+        lines = self._ray.get(lines_ref)
         if lines:
             replay_lines(call.context.logger, lines)
         if _nbytes(value) >= KEEP_IN_OBJECT_STORE_BYTES:
