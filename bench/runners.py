@@ -11,9 +11,12 @@ engine and its warm-up task cancel out, while everything headwater adds per task
 run (states, records flushed before the flow returns) counts. The raw figure is
 the same work submitted straight to the engine: ``client.submit`` + ``gather``
 for Dask (a LocalCluster of 2 worker processes, 1 thread each), ``ray.remote`` +
-``ray.get`` for Ray. A last pair of rows measures headwater alone, on a runner
-that calls each function in-process. Run it from the repository's root (Ray's
-workers import this module). These are benchmarks, not tests: nothing passes or fails.
+``ray.get`` for Ray. A third row per engine is the fan-out again with tasks that
+each log one line with ``get_run_logger()``: the line comes back from the worker
+and is stored with its run (no raw figure). A last pair of rows measures
+headwater alone, on a runner that calls each function in-process. Run it from
+the repository's root (Ray's workers import this module). These are benchmarks,
+not tests: nothing passes or fails.
 """
 
 from __future__ import annotations
@@ -29,6 +32,13 @@ from typing import Any, Callable
 
 
 def inc(x: int) -> int:
+    return x + 1
+
+
+def inc_and_log(x: int) -> int:
+    from headwater import get_run_logger
+
+    get_run_logger().info("adding one to %d", x)
     return x + 1
 
 
@@ -48,11 +58,11 @@ def _median_time(fn: Callable[[], Any], repeats: int) -> float:
     return statistics.median(times)
 
 
-def _headwater_flows(runner: Any) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
+def _headwater_flows(runner: Any, function: Callable[[int], int] = inc) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
     """A flow of n independent trivial tasks, and a flow of an n-task chain; both start with one warm-up task."""
     from headwater import flow, task
 
-    trivial = task(name="inc")(inc)
+    trivial = task(name=function.__name__)(function)
 
     @flow(task_runner=runner)
     def fan_out(n: int) -> int:
@@ -100,9 +110,11 @@ def bench_dask(n: int, chain_n: int, repeats: int) -> dict[str, float]:
             raw = _median_time(raw_fan_out, repeats) / n
             raw_chained = _median_time(raw_chain, repeats) / chain_n
         fan_out, chain = _headwater_flows(DaskTaskRunner(address=cluster.scheduler_address))
+        logged, _ = _headwater_flows(DaskTaskRunner(address=cluster.scheduler_address), inc_and_log)
         return {
             "startup_s": startup,
             "fan_out_s": _per_task(fan_out, n, repeats),
+            "logged_s": _per_task(logged, n, repeats),
             "raw_fan_out_s": raw,
             "chain_s": _per_task(chain, chain_n, repeats),
             "raw_chain_s": raw_chained,
@@ -135,9 +147,11 @@ def bench_ray(n: int, chain_n: int, repeats: int) -> dict[str, float]:
         raw = _median_time(raw_fan_out, repeats) / n
         raw_chained = _median_time(raw_chain, repeats) / chain_n
         fan_out, chain = _headwater_flows(RayTaskRunner())  # uses the Ray started above
+        logged, _ = _headwater_flows(RayTaskRunner(), inc_and_log)
         return {
             "startup_s": startup,
             "fan_out_s": _per_task(fan_out, n, repeats),
+            "logged_s": _per_task(logged, n, repeats),
             "raw_fan_out_s": raw,
             "chain_s": _per_task(chain, chain_n, repeats),
             "raw_chain_s": raw_chained,
@@ -187,6 +201,7 @@ def main() -> None:
             (f"{chain_n}-task chain, per hop", result["chain_s"], result["raw_chain_s"]),
         ):
             print(f"| {name} | {scenario} | {ours * 1e3:.2f} ms | {raw * 1e3:.2f} ms | {ours / raw:.2f}x |")
+        print(f"| {name} | {n:,} tasks logging a line, per task | {result['logged_s'] * 1e3:.2f} ms | | |")
         startups.append(f"{name} {result['startup_s']:.2f} s")
     alone = bench_orchestration(n, chain_n, repeats)
     print(f"| none | {n:,} tasks, per task | {alone['fan_out_s'] * 1e3:.2f} ms | | |")
