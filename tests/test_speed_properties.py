@@ -128,3 +128,25 @@ def test_subflow_lines_are_read_through_the_top_level_runs_index(headwater_home)
     from headwater_sqlite import schema
 
     assert [index.name for index in schema.logs.indexes] == ["ix_logs_flow_run_id"]
+
+
+def test_a_failed_log_trim_does_not_write_the_batch_again(headwater_home, monkeypatch):
+    from headwater_sqlite import store
+
+    def broken(path):
+        raise RuntimeError("the trim went wrong")
+
+    monkeypatch.setattr(store, "_wal_size", broken)
+
+    @task
+    def one():
+        return 1
+
+    @flow
+    def small():
+        return one()
+
+    assert small() == 1
+    client = get_client()
+    run = client.read_task_runs()[0]
+    assert [state.name for state in client.read_state_history(run.id)] == ["Pending", "Running", "Completed"]

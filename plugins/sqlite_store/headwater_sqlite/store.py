@@ -172,21 +172,22 @@ class _Writer:
         has little left to do. It does not wait for readers (another process may be reading): if
         one is in the way it gives up, and a later commit tries again.
         """
-        if _wal_size(self.wal_path) <= WAL_SIZE_LIMIT:
-            return
-        connection = self.engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            cursor.execute("PRAGMA busy_timeout=0")
+        try:  # never raises: the batch is committed, and must not be written again
+            if _wal_size(self.wal_path) <= WAL_SIZE_LIMIT:
+                return
+            connection = self.engine.raw_connection()
             try:
-                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            except Exception as exc:
-                logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
+                cursor = connection.cursor()
+                cursor.execute("PRAGMA busy_timeout=0")
+                try:
+                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+                finally:
+                    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
+                    cursor.close()
             finally:
-                cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-                cursor.close()
-        finally:
-            connection.close()
+                connection.close()
+        except Exception as exc:
+            logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
 
     def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> None:
         # Rows are built as tuples in their tables' column order: this is Python work done while
