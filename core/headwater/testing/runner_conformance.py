@@ -455,12 +455,15 @@ class RunnerConformance:
         client = get_client()
         flow_run = client.read_flow_runs(flow_name="logging-task", limit=1)[0]
         lines = [(line.run_name, line.level_name, line.message) for line in client.read_logs(flow_run.id) if line.run_id == run_id]
-        # In this order: a runner hands the lines back before the run records its final state.
-        assert lines == [
+        expected = [
             (run_name, "WARNING", "logged: hello"),
             (run_name, "INFO", "printed: hello"),
             (run_name, "INFO", "Finished in state Completed()"),
         ]
+        # In this order (a runner hands the lines back before the run records its final state); a runner
+        # may log lines of its own about the run in between.
+        remaining = iter(lines)
+        assert all(line in remaining for line in expected), f"expected {expected} in this order among {lines}"
 
     # -- runners whose tasks run elsewhere ---------------------------------------------------------
     def test_tasks_run_in_another_process(self, runner: Any) -> None:
