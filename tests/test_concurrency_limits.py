@@ -79,6 +79,30 @@ def test_limit_caps_concurrent_task_runs_and_waiters_show_why(client):
     assert client.read_concurrency_limit("db").holders == ()
 
 
+def test_a_slot_given_back_wakes_the_waiting_runs_of_this_process(client, monkeypatch):
+    from headwater.defaults import concurrency
+
+    # Were the waiters to sleep out their delay, this flow would take minutes.
+    monkeypatch.setattr(concurrency, "FIRST_WAIT_SECONDS", 120.0)
+    monkeypatch.setattr(concurrency, "LONGEST_WAIT_SECONDS", 120.0)
+
+    @task(tags=["db"])
+    def query(i: int) -> int:
+        time.sleep(0.02)
+        return i
+
+    @flow(task_runner="concurrent")
+    def load():
+        return [f.result() for f in query.map(range(4))]
+
+    client.create_concurrency_limit("db", 1)
+    outcome = []
+    runner = threading.Thread(target=lambda: outcome.append(load()), daemon=True)
+    runner.start()
+    runner.join(60)
+    assert outcome == [[0, 1, 2, 3]], "the waiting runs were not woken when the slot was given back"
+
+
 def test_waiting_message_names_the_tag_and_the_holder(client):
     seen = []
 

@@ -5,7 +5,8 @@ instruction whenever it needs the outside world:
 
 * ``EXECUTE``: call the run's function and send back ``(value, None)`` or ``(None, exception)``;
 * ``AWAIT_OTHERS``: wait until the runs this one depends on are done;
-* ``Wait(seconds)``: sleep, then carry on (a retry delay, or a rule's delay).
+* ``Wait(seconds)``: sleep, then carry on (a retry delay, or a rule's delay; a rule may
+  give an event that ends the sleep early, which the sync driver honours).
 
 The drivers carry the instructions out, on a thread or on an event loop, and
 return the final state the generator returns. Nothing of orchestration is
@@ -14,6 +15,7 @@ written twice for sync and async code.
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any, Awaitable, Callable, Generator, Optional
 
@@ -26,7 +28,15 @@ AWAIT_OTHERS = "await_others"
 
 
 class Wait(float):
-    """The instruction to sleep this many seconds."""
+    """The instruction to sleep this many seconds; the sync driver wakes early if ``wake`` is set meanwhile."""
+
+    wake: Optional[threading.Event] = None
+
+    @classmethod
+    def until(cls, seconds: float, wake: Optional[threading.Event]) -> Wait:
+        wait = cls(seconds)
+        wait.wake = wake
+        return wait
 
 
 Steps = Generator[Any, Any, State]
@@ -46,7 +56,10 @@ def drive_sync(steps: Steps, execute: Callable[[], Any], await_others: Callable[
                 await_others()
                 instruction = next(steps)
             else:
-                time.sleep(instruction)
+                if instruction.wake is None:
+                    time.sleep(instruction)
+                else:
+                    instruction.wake.wait(instruction)
                 instruction = next(steps)
     except StopIteration as stop:
         return stop.value

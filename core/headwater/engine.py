@@ -127,7 +127,7 @@ class RunEngine:
                 self.logger.info("Waiting in state %s before entering %s: %s.", waiting.name, state.name, ctx.reason)
             elif ctx.waiting_state is None:
                 self.logger.info("Waiting %.1fs before entering %s: %s", ctx.delay_seconds, state.name, ctx.reason)
-            yield Wait(ctx.delay_seconds or 0.0)
+            yield Wait.until(ctx.delay_seconds or 0.0, ctx.wake)
             state = state.copy(timestamp=_dt.datetime.now(_dt.timezone.utc))  # it is entered now, not before the wait
 
     def _notify(self, old: Optional[State], new: State) -> None:

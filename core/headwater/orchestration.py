@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional
 
 from .states import State, StateType
@@ -38,7 +39,7 @@ ANY_STATE: frozenset[Optional[StateType]] = frozenset([None, *StateType])
 class TransitionContext:
     """What a rule sees of one proposed state change, and how it answers."""
 
-    __slots__ = ("run", "subject", "store", "initial_state", "proposed_state", "delay_seconds", "reason", "waiting_state")
+    __slots__ = ("run", "subject", "store", "initial_state", "proposed_state", "delay_seconds", "reason", "waiting_state", "wake")
 
     def __init__(self, run: FlowRun | TaskRun, subject: Any, store: Store, proposed_state: State) -> None:
         self.run = run
@@ -50,6 +51,7 @@ class TransitionContext:
         self.delay_seconds: Optional[float] = None
         self.reason: Optional[str] = None
         self.waiting_state: Optional[State] = None
+        self.wake: Optional[threading.Event] = None
 
     @property
     def kind(self) -> str:
@@ -65,15 +67,20 @@ class TransitionContext:
         self.proposed_state = state
         self.reason = reason
 
-    def delay(self, seconds: float, reason: str, waiting_state: Optional[State] = None) -> None:
+    def delay(
+        self, seconds: float, reason: str, waiting_state: Optional[State] = None, wake: Optional[threading.Event] = None
+    ) -> None:
         """Refuse the change for now: the run waits ``seconds`` and proposes it again.
 
         With ``waiting_state`` (a non-final state, e.g. ``Pending(name="AwaitingConcurrencySlot")``)
         the run is recorded in that state while it waits, once, so that others can see why it waits.
+        With ``wake``, a run waiting on a thread proposes again as soon as the event is set (the
+        rule sets it when what it waits for may have changed), instead of sleeping the whole time.
         """
         self.delay_seconds = max(0.0, float(seconds))
         self.reason = reason
         self.waiting_state = waiting_state
+        self.wake = wake
 
 
 class OrchestrationRule:

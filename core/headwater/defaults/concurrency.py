@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+
 from ..concurrency import SlotRefusal
 from ..hookspecs import hookimpl
 from ..orchestration import OrchestrationRule, TransitionContext
 from ..states import AwaitingConcurrencySlot, Cancelled, StateType
 
 #: How long a waiting run sleeps before asking again: it starts short and doubles up to the longest.
+#: (A slot given back by this process wakes its waiting runs at once; these bound the wait for other processes.)
 FIRST_WAIT_SECONDS = 0.05
 LONGEST_WAIT_SECONDS = 0.5
 
@@ -26,6 +29,9 @@ class TagConcurrencyLimits(OrchestrationRule):
         # are atomic, and one run is only ever proposed by one thread at a time).
         self._holding: set[str] = set()
         self._waits: dict[str, int] = {}
+        # Set (and replaced by a fresh one) whenever this process gives a slot back: the runs of this
+        # process that wait on a thread ask again at once instead of sleeping out their delay.
+        self._slot_freed = threading.Event()
 
     def before_transition(self, ctx: TransitionContext) -> None:
         run = ctx.run
@@ -43,7 +49,9 @@ class TagConcurrencyLimits(OrchestrationRule):
             return
         waits = self._waits[run.id] = self._waits.get(run.id, 0) + 1
         seconds = min(LONGEST_WAIT_SECONDS, FIRST_WAIT_SECONDS * 2 ** (waits - 1))
-        ctx.delay(seconds, outcome.describe(), AwaitingConcurrencySlot(f"Waiting for a slot: {outcome.describe()}"))
+        ctx.delay(
+            seconds, outcome.describe(), AwaitingConcurrencySlot(f"Waiting for a slot: {outcome.describe()}"), self._slot_freed
+        )
 
     def after_transition(self, ctx: TransitionContext) -> None:
         run_id = ctx.run.id
@@ -51,6 +59,8 @@ class TagConcurrencyLimits(OrchestrationRule):
             return
         self._holding.discard(run_id)
         ctx.store.release_concurrency_slots(run_id)
+        freed, self._slot_freed = self._slot_freed, threading.Event()
+        freed.set()
 
 
 @hookimpl(trylast=True)
