@@ -185,6 +185,28 @@ def test_retrying_run_gives_its_slot_back_while_it_waits(client):
     assert client.read_concurrency_limit("api").holders == ()
 
 
+def test_a_crashed_run_gives_its_slot_back(client, monkeypatch):
+    from headwater.task_engine import TaskRunEngine
+
+    def broken(self, value):
+        raise RuntimeError("orchestration broke")
+
+    monkeypatch.setattr(TaskRunEngine, "_completed", broken)  # fails after the run took its slot
+
+    @task(tags=["db"])
+    def query() -> int:
+        return 1
+
+    @flow
+    def use():
+        return query.call_with_state()
+
+    client.create_concurrency_limit("db", 1)
+    state = use()
+    assert state.is_crashed() and "orchestration broke" in state.message
+    assert client.read_concurrency_limit("db").holders == ()
+
+
 def test_deleting_the_limit_frees_the_tag(client):
     @task(tags=["db"])
     def query() -> int:

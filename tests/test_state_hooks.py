@@ -130,7 +130,7 @@ def test_crash_fires_on_crashed(monkeypatch):
     def victim():
         return 1
 
-    # Orchestration itself fails: the engine records the run Crashed, bypassing the rules.
+    # Orchestration itself fails: the engine records the run Crashed (through the policy if it still works).
     from headwater.flow_engine import FlowRunEngine
 
     def broken(self):

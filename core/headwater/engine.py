@@ -153,14 +153,25 @@ class RunEngine:
         return Failed(f"{what} encountered an exception {type(error).__name__}: {error}", data=error)
 
     def crash(self, error: Exception) -> State:
-        """Record a run whose orchestration itself failed as Crashed, bypassing the rules: no record is left Running."""
+        """Record a run whose orchestration itself failed as Crashed: no record is left Running.
+
+        The Crashed state goes through the policy if it can (so that rules give back what the run
+        held, such as a concurrency slot); if the policy fails too, it is recorded directly.
+        """
         self.logger.error("headwater failed while orchestrating this run:\n%s", "".join(traceback.format_exception(error)).rstrip())
         state = Crashed(f"headwater failed while orchestrating this run: {type(error).__name__}: {error}", data=error)
-        commit_state(self.run, state)
         try:
-            self.store.record_state(self.run, state)
+            accepted = self.policy.propose(TransitionContext(self.run, self.subject, self.store, state))
         except Exception:
-            self.logger.exception("The Crashed state could not be recorded either.")
+            accepted = None
+        if accepted is not None and accepted.is_final():
+            state = accepted
+        else:
+            commit_state(self.run, state)
+            try:
+                self.store.record_state(self.run, state)
+            except Exception:
+                self.logger.exception("The Crashed state could not be recorded either.")
         if self.subject.state_hooks:
             self._call_state_hooks(state)
         return state

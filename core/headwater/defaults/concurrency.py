@@ -55,7 +55,11 @@ class TagConcurrencyLimits(OrchestrationRule):
 
     def after_transition(self, ctx: TransitionContext) -> None:
         run_id = ctx.run.id
-        if ctx.proposed_state.type is StateType.RUNNING or run_id not in self._holding:
+        if ctx.proposed_state.type is StateType.RUNNING:
+            return
+        if self._waits:  # a run that waited and ends without starting (cancelled, crashed) is forgotten
+            self._waits.pop(run_id, None)
+        if run_id not in self._holding:
             return
         self._holding.discard(run_id)
         ctx.store.release_concurrency_slots(run_id)
