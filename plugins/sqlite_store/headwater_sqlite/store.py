@@ -333,6 +333,7 @@ class SQLiteStore(Store):
         # in autocommit mode, costs one statement per lookup instead of three through a pool.
         self._database_path = sa.engine.make_url(url).database
         self._lookups = threading.local()
+        self._limited_tags = limits.LimitedTags()
 
     @classmethod
     def from_settings(cls, settings: Any) -> SQLiteStore:
@@ -496,19 +497,25 @@ class SQLiteStore(Store):
 
     # -- tag concurrency limits --------------------------------------------------------------
     def acquire_concurrency_slots(self, run: Any) -> Any:
-        return limits.acquire(self._lookup_connection(), run)
+        conn = self._lookup_connection()
+        if not self._limited_tags.any_limited(conn, run.tags):
+            return ()
+        return limits.acquire(conn, run)
 
     def release_concurrency_slots(self, run_id: str) -> None:
         limits.release(self._lookup_connection(), run_id)
 
     def set_concurrency_limit(self, tag: str, limit: int) -> None:
         limits.set_limit(self._lookup_connection(), tag, limit)
+        self._limited_tags.forget()
 
     def read_concurrency_limits(self, tag: Optional[str] = None) -> list[Any]:
         return limits.read_limits(self._lookup_connection(), tag)
 
     def delete_concurrency_limit(self, tag: str) -> bool:
-        return limits.delete_limit(self._lookup_connection(), tag)
+        deleted = limits.delete_limit(self._lookup_connection(), tag)
+        self._limited_tags.forget()
+        return deleted
 
     # -- reads -------------------------------------------------------------------------------
     def _reading(self) -> sa.Connection:
