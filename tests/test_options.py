@@ -13,6 +13,7 @@ from headwater import flow, get_run_logger, tags, task, unmapped
 from headwater.client import get_client
 from headwater.exceptions import ConfigurationError, HeadwaterError, MissingResult, ParameterError, UpstreamFailedError
 from headwater.futures import wait
+from headwater.states import State
 from headwater.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
 
 
@@ -937,6 +938,81 @@ def test_unobserved_failed_submission_fails_the_flow():
 
 def only_flow_run_named(name):
     return get_client().read_flow_runs(flow_name=name)[0]
+
+
+def test_a_returned_failed_state_is_the_flows_final_state():
+    @task
+    def broken():
+        raise ValueError("returned, not raised")
+
+    @flow
+    def f():
+        return broken(return_state=True)
+
+    state = f(return_state=True)
+    assert state.is_failed() and "returned, not raised" in state.message
+    assert only_flow_run_named("f").state.is_failed()
+    with pytest.raises(ValueError, match="returned, not raised"):
+        f()
+
+
+def test_a_returned_future_gives_its_value_and_its_outcome():
+    @task
+    def add(x, y):
+        return x + y
+
+    @task
+    def broken():
+        raise KeyError("k")
+
+    @flow
+    def ok():
+        return add.submit(1, 2)
+
+    @flow
+    def not_ok():
+        return broken.submit()
+
+    assert ok() == 3
+    state = not_ok(return_state=True)
+    assert state.is_failed() and isinstance(state.result(raise_on_failure=False), KeyError)
+    assert only_flow_run_named("not-ok").state.is_failed()
+
+
+def test_a_returned_list_of_states_and_futures_is_counted():
+    @task
+    def square(x):
+        if x == 2:
+            raise ValueError("two")
+        return x * x
+
+    @flow
+    def all_fine():
+        return [square.submit(1), square(3, return_state=True)]
+
+    @flow
+    def one_failed():
+        return [square(x, return_state=True) for x in range(3)]  # direct calls: no future to count
+
+    state = all_fine(return_state=True)
+    assert state.message == "All states completed."
+    assert all(isinstance(s, State) for s in state.result())  # the result holds the states, as in Prefect
+    assert [s.result() for s in state.result()] == [1, 9]
+    state = one_failed(return_state=True)
+    assert state.is_failed() and state.message == "1/3 states failed."
+    assert isinstance(state.result(raise_on_failure=False), ValueError)
+
+
+def test_a_returned_unfinished_state_fails_the_flow_with_a_reason():
+    from headwater.states import Pending
+
+    @flow
+    def f():
+        return Pending()
+
+    state = f(return_state=True)
+    assert state.is_failed() and "returned a Pending state" in state.message
+    assert only_flow_run_named("f").state.is_failed()  # never left lying in a non-final state
 
 
 def test_observed_and_handled_failure_does_not_fail_the_flow():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import logging
 import threading
 from typing import TYPE_CHECKING, Any, Generator, Optional
@@ -10,14 +11,14 @@ from typing import TYPE_CHECKING, Any, Generator, Optional
 from .context import FlowRunContext, flow_run_context
 from .environment import standalone_environment
 from .exceptions import ParameterError
-from .futures import wait, wait_async
+from .futures import HeadwaterFuture, wait, wait_async
 from .interrupts import is_interrupt, sigterm_raises
 from .logs import RunLogger, print_to_logger, reset_print
 from .names import generate_run_name
 from .progress import start_progress, stop_progress
 from .results import jsonable
 from .runs import FlowRun
-from .states import Completed, Failed, Pending, State
+from .states import Cancelled, Completed, Failed, Pending, State
 from .drivers import drive_async, drive_sync
 from .engine import RunEngine
 from .timeouts import await_with_timeout, call_with_timeout
@@ -92,6 +93,9 @@ class FlowRunEngine(RunEngine):
         self.context.futures = []
 
     def _completed(self, value: Any) -> State:
+        value, returned = _returned_states(value)
+        if returned is not None and not returned.is_completed():
+            return returned  # the flow returned a state that did not complete: the run ends in it
         futures = self.context.futures
         unhandled = [f for f in futures if not f.observed and not f.state.is_completed()]
         if unhandled:
@@ -135,6 +139,46 @@ class FlowRunEngine(RunEngine):
         stop_progress(self.context)
         if self.run.parent_flow_run_id is None:
             self.store.flush()
+
+
+def _returned_states(value: Any) -> tuple[Any, Optional[State]]:
+    """What a flow that returned states or futures ends with, as in Prefect: ``(result, state to end in)``.
+
+    A single state or future stands for the run's outcome: its value is the flow's result, and a
+    state that did not complete is the flow's final state. A list, tuple or set made only of states
+    and futures is the flow's result as states; if some did not complete, the flow fails
+    ("1/3 states failed."), or is cancelled if one was. Anything else is a plain value.
+    """
+    if isinstance(value, (State, HeadwaterFuture)):
+        state = _state_of(value)
+        if state.is_completed():
+            return state.result(), None
+        if not state.is_final():
+            return None, Failed(f"The flow returned a {state.name} state, which has not finished; return a final state or a value.")
+        return None, state.copy(timestamp=_dt.datetime.now(_dt.timezone.utc), storage_key=None)
+    if not isinstance(value, (list, tuple, set, frozenset)) or not value:
+        return value, None
+    if not all(isinstance(item, (State, HeadwaterFuture)) for item in value):
+        return value, None
+    states = [_state_of(item) for item in value]
+    result = type(value)(states) if not isinstance(value, list) else states
+    unfinished = [s for s in states if not s.is_completed()]
+    if not unfinished:
+        return result, None
+    what = f"{len(unfinished)}/{len(states)} states"
+    if any(s.is_cancelled() for s in unfinished):
+        return result, Cancelled(f"{what} cancelled.", data=result)
+    first_error = next((s.result(raise_on_failure=False) for s in unfinished if s.is_failed() or s.is_crashed()), None)
+    return result, Failed(f"{what} failed.", data=first_error if first_error is not None else result)
+
+
+def _state_of(item: State | HeadwaterFuture) -> State:
+    if isinstance(item, State):
+        return item
+    item.observed = True  # returned: the flow's outcome accounts for it
+    state = item.wait()
+    assert state is not None  # the flow's attempt waited for every future it submitted
+    return state
 
 
 def _interrupts(engine: FlowRunEngine) -> contextlib.AbstractContextManager[None]:
