@@ -144,10 +144,12 @@ def test_limit_zero_cancels_with_a_clear_message(client):
         return never.call_with_state()
 
     client.create_concurrency_limit("frozen", 0)
-    state = blocked()
+    state = blocked(return_state=True)  # the flow returned the task's state, so it ends in it too
     assert calls == []
     assert state.is_cancelled()
     assert "limit of 0" in state.message and "headwater concurrency-limit delete frozen" in state.message
+    [task_run] = client.read_task_runs(flow_run_id=client.read_flow_runs(flow_name="blocked")[0].id)
+    assert task_run.state.type == "CANCELLED" and task_run.state.message == state.message
 
 
 def test_a_cached_run_needs_no_slot(client):
@@ -202,7 +204,7 @@ def test_a_crashed_run_gives_its_slot_back(client, monkeypatch):
         return query.call_with_state()
 
     client.create_concurrency_limit("db", 1)
-    state = use()
+    state = use(return_state=True)  # the flow returned the task's Crashed state, so it ends in it too
     assert state.is_crashed() and "orchestration broke" in state.message
     assert client.read_concurrency_limit("db").holders == ()
 

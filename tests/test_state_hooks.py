@@ -54,7 +54,7 @@ def test_task_on_failure_after_the_last_retry_only():
     def f():
         return boom.call_with_state()
 
-    state = f()
+    state = f(return_state=True)  # the flow returned the task's Failed state, and ends in it
     assert state.is_failed()
     [(_, run, hook_state, recorded)] = failed.calls
     assert run.run_count == 3
@@ -159,7 +159,7 @@ def test_a_hook_that_raises_is_logged_and_the_state_and_later_hooks_stand(caplog
         return fine.call_with_state()
 
     with caplog.at_level(logging.ERROR, logger="headwater"):
-        state = f()
+        state = f(return_state=True)
     assert state.is_completed() and state.result() == 1
     assert len(later.calls) == 1
     messages = [r.getMessage() for r in caplog.records if "hook" in r.getMessage()]

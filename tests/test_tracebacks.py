@@ -32,7 +32,7 @@ def test_a_failed_task_logs_only_user_frames(caplog):
     def f():
         return broken.call_with_state()
 
-    f()
+    f(return_state=True)
     logged = "\n".join(r.getMessage() for r in caplog.records if "Encountered exception" in r.getMessage())
     assert "_user_code" in logged and "broken" in logged
     assert "headwater/" not in logged.replace("headwater-home", "")
