@@ -55,12 +55,57 @@ class RunLogger(logging.LoggerAdapter):
         """An INFO line from headwater itself: built directly, skipping the caller lookup (a per-task cost)."""
         logger = self.logger
         if logger.isEnabledFor(logging.INFO):
-            logger.handle(logger.makeRecord(logger.name, logging.INFO, "headwater", 0, msg, args, None, None, self.extra))
+            logger.handle(_engine_record(logger, msg, args, self.extra))
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = kwargs.get("extra")
         kwargs["extra"] = {**(self.extra or {}), **extra} if extra else self.extra
         return msg, kwargs
+
+
+# The fields of an engine line's record that are the same every time, copied from a record made
+# the standard way (so a field a newer Python adds comes along), keyed by logger name and process.
+_record_templates: dict[tuple[str, int], dict[str, Any]] = {}
+
+
+def _engine_record(logger: logging.Logger, msg: str, args: tuple, extra: Any) -> logging.LogRecord:
+    """The record ``logger.makeRecord`` would make for an INFO line from headwater, made in half the time.
+
+    Two lines per task run make this a per-task cost; a LogRecord's own ``__init__`` works out the
+    source file, process and thread each time. An application that installed its own record
+    factory or logger class gets records made the standard way.
+    """
+    if logging.getLogRecordFactory() is not logging.LogRecord or type(logger).makeRecord is not logging.Logger.makeRecord:
+        return logger.makeRecord(logger.name, logging.INFO, "headwater", 0, msg, args, None, None, extra)
+    key = (logger.name, os.getpid())
+    template = _record_templates.get(key)
+    if template is None:
+        template = _record_templates[key] = vars(logging.LogRecord(logger.name, logging.INFO, "headwater", 0, "", None, None))
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    fields = record.__dict__
+    fields.update(template)
+    if extra:
+        fields.update(extra)
+    now = time.time()
+    thread = threading.current_thread()
+    fields["msg"], fields["args"] = msg, args
+    fields["created"], fields["msecs"] = now, int((now - int(now)) * 1000) + 0.0
+    fields["relativeCreated"] = (now - template["created"]) * 1000 + template["relativeCreated"]
+    fields["thread"], fields["threadName"] = thread.ident, thread.name
+    if "taskName" in template:  # Python 3.12+: the asyncio task the line comes from, if any
+        fields["taskName"] = _asyncio_task_name()
+    return record
+
+
+def _asyncio_task_name() -> Optional[str]:
+    asyncio = sys.modules.get("asyncio")
+    if asyncio is None or not getattr(logging, "logAsyncioTasks", True):
+        return None
+    try:
+        task = asyncio.current_task()
+    except RuntimeError:  # no running event loop in this thread
+        return None
+    return task.get_name() if task is not None else None
 
 
 class BackgroundStderrHandler(logging.Handler):

@@ -131,35 +131,34 @@ class Policy:
 
     def propose(self, ctx: TransitionContext) -> Optional[State]:
         """Run the chain on a proposal; commit and return the resulting state, or ``None`` if delayed."""
-        consulted: set[int] = set()
-        chain_done = False
-        while not chain_done:
-            chain_done = True
-            for rule in self._governing(ctx):
-                if id(rule) in consulted:
-                    continue
-                consulted.add(id(rule))
-                proposed_type = ctx.proposed_state.type
-                try:
-                    rule.before_transition(ctx)
-                except Exception:
-                    logger.exception("Orchestration rule %r raised; the proposal goes on without it.", rule.name)
-                if ctx.delay_seconds is not None:
-                    return None
-                if ctx.proposed_state.type is not proposed_type:
-                    # A new transition: the rules that govern it (and have not spoken yet) are consulted.
-                    chain_done = False
-                    break
+        chain = self._governing(ctx)
+        spoken: Optional[set[int]] = None  # kept only once a rule has turned the proposal into another transition
+        index = 0
+        while index < len(chain):
+            rule = chain[index]
+            index += 1
+            if spoken is not None and id(rule) in spoken:
+                continue
+            proposed_type = ctx.proposed_state.type
+            try:
+                rule.before_transition(ctx)
+            except Exception:
+                logger.exception("Orchestration rule %r raised; the proposal goes on without it.", rule.name)
+            if ctx.delay_seconds is not None:
+                return None
+            if ctx.proposed_state.type is not proposed_type:
+                # A new transition: the rules that govern it (and have not spoken yet) are consulted.
+                spoken = (spoken or set()).union(id(r) for r in chain[:index])
+                chain, index = self._governing(ctx), 0
         state = ctx.proposed_state
         commit_state(ctx.run, state)
         ctx.store.record_state(ctx.run, state)
-        for rule in self._governing(ctx):
+        for rule in chain:  # the rules of the transition made
             try:
                 rule.after_transition(ctx)
             except Exception:
                 logger.exception("Orchestration rule %r raised after a transition; the state stands.", rule.name)
         return state
-
 
     def hold(self, ctx: TransitionContext) -> Optional[State]:
         """Record the waiting state of a delayed proposal, unless the run is already in it; return it if recorded.

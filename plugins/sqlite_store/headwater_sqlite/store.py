@@ -84,7 +84,12 @@ def _make_engine(url: str, immediate: bool) -> sa.Engine:
 
 
 class _Writer:
-    """One thread that commits queued writes in batches."""
+    """One thread that commits queued writes in batches.
+
+    Queuing takes no lock: ``put`` appends to a deque (atomic under the GIL) and sets the wake-up
+    event only if the writer is asleep. Locks are taken only by those who wait: ``flush`` (for its
+    marker to be committed) and a ``put`` held back because the queue is full.
+    """
 
     def __init__(self, engine: sa.Engine, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes]) -> None:
         self.engine = engine
@@ -93,14 +98,13 @@ class _Writer:
         database = engine.url.database
         self.wal_path = database + "-wal" if database and database != ":memory:" else None
         self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
-        self.cond = threading.Condition()
-        self.enqueued = 0
-        self.written = 0
+        self.wake = threading.Event()  # set when there is something to write
+        self.cond = threading.Condition()  # notified after each batch: a put() held back by a full queue waits on it
         self.error: Optional[BaseException] = None
         self.closed = False
         self.thread: Optional[threading.Thread] = None
-        # Log lines wait here, outside the queue: appending to a deque needs no lock, and the
-        # writer takes them with each batch (flush() makes sure a batch comes).
+        self._start_lock = threading.Lock()
+        # Log lines wait here, outside the queue, and go with each batch (flush() makes sure a batch comes).
         self.lines: collections.deque[tuple] = collections.deque()
         self.flush_wanted = threading.Event()
 
@@ -110,57 +114,66 @@ class _Writer:
             self.put(("lines", None, None))
 
     def put(self, item: tuple[str, Any, Any]) -> None:
-        with self.cond:
-            # Backpressure: a flow that outruns the disk waits here, so memory stays bounded
-            # (the flow waits for the writer at its end anyway).
-            while len(self.queue) >= MAX_QUEUED and self.thread is not None and self.thread.is_alive():
-                self.cond.wait(0.5)
-            self.queue.append(item)
-            self.enqueued += 1
+        if len(self.queue) >= MAX_QUEUED:
+            self._wait_for_room()
+        self.queue.append(item)
+        if not self.wake.is_set():
+            if self.thread is None:
+                self._start()
+            self.wake.set()
+
+    def _start(self) -> None:
+        with self._start_lock:
             if self.thread is None:
                 self.thread = threading.Thread(target=self._loop, name="headwater-store-writer", daemon=True)
                 self.thread.start()
-            self.cond.notify_all()
+
+    def _wait_for_room(self) -> None:
+        # Backpressure: a flow that outruns the disk waits here, so memory stays bounded
+        # (the flow waits for the writer at its end anyway).
+        with self.cond:
+            while len(self.queue) >= MAX_QUEUED and self.thread is not None and self.thread.is_alive():
+                self.cond.wait(0.5)
 
     def flush(self) -> None:
-        if self.lines:
-            self.put(("lines", None, None))  # wakes the writer, which takes every line queued so far
-        with self.cond:
-            target = self.enqueued
-            self.flush_wanted.set()  # the writer stops gathering: what is queued up to here is wanted now
-            self.cond.notify_all()
-            while self.written < target and self.thread is not None and self.thread.is_alive():
-                self.cond.wait(0.5)
-            if self.error is not None:
-                error, self.error = self.error, None
-                raise StoreError(f"headwater could not write run records to the database: {error}") from error
+        """Return once everything queued before this call is committed (raise if it could not be)."""
+        done = threading.Event()
+        self.put(("flush", done, None))  # after every line and write queued so far
+        self.flush_wanted.set()  # the writer stops gathering: what is queued up to here is wanted now
+        while not done.wait(0.5):
+            if self.thread is None or not self.thread.is_alive():
+                if self.error is None:
+                    raise StoreError("headwater's store writer thread has stopped; run records queued since may be lost.")
+                break
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise StoreError(f"headwater could not write run records to the database: {error}") from error
 
     def close(self) -> None:
         self.flush()
-        with self.cond:
-            self.closed = True
-            self.cond.notify_all()
+        self.closed = True
+        self.wake.set()
 
     def _loop(self) -> None:
+        queue, lines = self.queue, self.lines
         while True:
-            with self.cond:
-                while not self.queue and not self.closed:
-                    self.cond.wait()
-                if not self.queue and self.closed:
+            self.wake.clear()
+            if not queue:
+                if self.closed:
                     return
+                self.wake.wait()
+                continue
             # Let a batch gather for a moment, unless someone waits in flush(): each commit rewrites
             # every page it touches into the WAL, so fewer commits keep the database files smaller
             # (and cost the writer less).
             self.flush_wanted.wait(GATHER_SECONDS)
             self.flush_wanted.clear()
-            with self.cond:
-                batch = list(self.queue)
-                self.queue.clear()
-            taken = len(batch)  # what flush() counts: the queue's items, not the lines
-            lines = self.lines
+            batch = [queue.popleft() for _ in range(len(queue))]
             self._commit(batch, [lines.popleft() for _ in range(len(lines))])
+            for kind, marker, _ in batch:
+                if kind == "flush":
+                    marker.set()
             with self.cond:
-                self.written += taken
                 self.cond.notify_all()
 
     def _trim_wal(self) -> None:
