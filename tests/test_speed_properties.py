@@ -4,6 +4,8 @@
   ones the general encoder gives, or every existing cache entry would miss.
 - The store cuts its write-ahead log back once a commit leaves it over ``WAL_SIZE_LIMIT``.
 - Log lines have no index on their run id: a subflow's lines are read within its top-level run's.
+- The writer sends a batch's rows to SQLite as one JSON array (one statement, the GIL let go once):
+  what reads back must be what rows inserted one by one give.
 """
 
 import datetime as dt
@@ -150,3 +152,49 @@ def test_a_failed_log_trim_does_not_write_the_batch_again(headwater_home, monkey
     client = get_client()
     run = client.read_task_runs()[0]
     assert [state.name for state in client.read_state_history(run.id)] == ["Pending", "Running", "Completed"]
+
+
+def _records_of_a_flow(monkeypatch, tmp_path, home, use_json):
+    """Run one small flow in ``home``, its batches written as JSON or row by row; return what reads back."""
+    import headwater_sqlite.store as sqlite_store
+
+    statements = []  # one item per batch of rows sent as JSON
+    encode = sqlite_store._rows_json
+
+    def counting(rows):
+        statements.append(len(rows))
+        return encode(rows)
+
+    monkeypatch.setattr(sqlite_store, "_rows_json", counting)
+    if not use_json:
+        monkeypatch.setattr(sqlite_store._Writer, "_json_rows", lambda self, conn: False)
+    monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / home))  # a store of its own, opened with the patches
+
+    @task(tags=["a", "ünïcode"])
+    def echo(text: str, n: int) -> str:
+        get_run_logger().info("said %r, \"quoted\"\nacross lines: %d", text, n)
+        return text
+
+    @flow(name="json-or-rows")
+    def many():
+        return [echo(t, n) for t, n in (("plain", 1), ("ünïcode ✓", 2**53 + 1), ('"quotes" and \\', -3))]
+
+    many()
+    client = get_client()
+    [run] = client.read_flow_runs(flow_name="json-or-rows")
+    tasks = client.read_task_runs(flow_run_id=run.id)
+    picture = [
+        (t.name, t.parameters, t.tags, t.run_count, t.state.name, [s.name for s in client.read_state_history(t.id)])
+        for t in tasks
+    ]
+    lines = [(line.level, line.message.replace(run.name, "RUN")) for line in client.read_logs(run.id)]
+    monkeypatch.undo()
+    return picture, lines, statements
+
+
+def test_batches_written_as_json_read_back_as_rows_written_one_by_one(monkeypatch, tmp_path):
+    as_json = _records_of_a_flow(monkeypatch, tmp_path, "json", use_json=True)
+    by_rows = _records_of_a_flow(monkeypatch, tmp_path, "rows", use_json=False)
+    assert as_json[2] and not by_rows[2]  # each path was really taken
+    assert as_json[:2] == by_rows[:2]
+    assert len(as_json[0]) == 3 and any("ünïcode ✓" in message for _, message in as_json[1])

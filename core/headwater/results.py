@@ -21,6 +21,7 @@ __all__ = ["dumps_result", "loads_result", "load_result", "storage_key_for", "js
 _JSON = b"J"
 _PICKLE = b"P"
 _MAX_REPR = 1000
+_decode_json = json.JSONDecoder().decode  # json.loads without its per-call checks (payloads are UTF-8 we wrote)
 
 
 def _is_plain_json(value: Any, depth: int = 0) -> bool:
@@ -57,7 +58,7 @@ def dumps_result(value: Any, *, owner: str = "result") -> bytes:
 def loads_result(payload: bytes) -> Any:
     marker, body = payload[:1], payload[1:]
     if marker == _JSON:
-        return json.loads(body)
+        return _decode_json(body.decode())
     if marker == _PICKLE:
         import cloudpickle
 
