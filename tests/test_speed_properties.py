@@ -177,7 +177,8 @@ def _records_of_a_flow(monkeypatch, tmp_path, home, use_json):
 
     @flow(name="json-or-rows")
     def many():
-        return [echo(t, n) for t, n in (("plain", 1), ("ünïcode ✓", 2**53 + 1), ('"quotes" and \\', -3))]
+        inputs = [("plain", 1), ("ünïcode ✓", 2**53 + 1), ('"quotes" and \\', -3)] * 5  # batches big enough for JSON
+        return [echo(t, n) for t, n in inputs]
 
     many()
     client = get_client()
@@ -197,4 +198,4 @@ def test_batches_written_as_json_read_back_as_rows_written_one_by_one(monkeypatc
     by_rows = _records_of_a_flow(monkeypatch, tmp_path, "rows", use_json=False)
     assert as_json[2] and not by_rows[2]  # each path was really taken
     assert as_json[:2] == by_rows[:2]
-    assert len(as_json[0]) == 3 and any("ünïcode ✓" in message for _, message in as_json[1])
+    assert len(as_json[0]) == 15 and any("ünïcode ✓" in message for _, message in as_json[1])

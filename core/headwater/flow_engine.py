@@ -161,7 +161,9 @@ def _returned_states(value: Any) -> tuple[Any, Optional[State]]:
     if not all(isinstance(item, (State, HeadwaterFuture)) for item in value):
         return value, None
     states = [_state_of(item) for item in value]
-    result = type(value)(states) if not isinstance(value, list) else states
+    # The same kind of collection back, holding states (a tuple subclass, such as a named tuple, as a plain tuple).
+    kind = list if isinstance(value, list) else tuple if isinstance(value, tuple) else type(value)
+    result = kind(states)
     unfinished = [s for s in states if not s.is_completed()]
     if not unfinished:
         return result, None

@@ -178,7 +178,7 @@ class _Writer:
                 self.cond.notify_all()
 
     def _insert_rows(self, conn: sa.Connection, insert: _Insert, rows: list[tuple]) -> None:
-        if insert.from_json is not None and len(rows) > 1 and self._json_rows(conn):
+        if insert.from_json is not None and len(rows) >= JSON_BATCH_ROWS and self._json_rows(conn):
             try:
                 text = _rows_json(rows)
             except (TypeError, ValueError):
@@ -345,6 +345,9 @@ _WRITE_CACHE_ENTRIES = _insert(
 _WRITE_RESULTS = _insert(schema.results, ("storage_key", "payload", "created"), "storage_key", binary=True)
 # Log lines are queued as tuples in this column order: the cheapest item to build on the logging thread.
 _WRITE_LOGS = _insert(schema.logs, ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
+
+# From this many rows, a table's rows in a batch go as one JSON array (see _Insert); fewer are cheaper bound one by one.
+JSON_BATCH_ROWS = 32
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
 INLINE_RESULT_LIMIT = 256 * 1024
