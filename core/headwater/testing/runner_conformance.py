@@ -57,7 +57,7 @@ from typing import Any, ClassVar
 import pytest
 
 from headwater import flow, get_run_logger, task, unmapped
-from headwater.states import CACHED, TIMED_OUT, UPSTREAM_FAILED, StateType
+from headwater.states import CACHED, TIMED_OUT, UPSTREAM_FAILED, State, StateType
 from headwater.tasks import task_input_hash
 
 __all__ = ["RunnerConformance", "ConformanceError"]
@@ -322,7 +322,7 @@ class RunnerConformance:
     # -- failures and retries --------------------------------------------------------------------
     def test_exception_gives_failed_state_with_original_type(self, runner: Any) -> None:
         @flow(task_runner=runner)
-        def failing():
+        def failing() -> State:
             return _observed_state(raise_conformance_error.submit("boom"))
 
         state = failing(return_state=True)  # the flow returned the task's state, so it ends in it
@@ -367,7 +367,7 @@ class RunnerConformance:
 
     def test_timeout(self, runner: Any) -> None:
         @flow(task_runner=runner)
-        def too_slow():
+        def too_slow() -> State:
             return _observed_state(overrun.submit(1.5))
 
         started = time.monotonic()
@@ -378,7 +378,7 @@ class RunnerConformance:
 
     def test_a_timeout_error_of_the_task_is_not_a_timeout(self, runner: Any) -> None:
         @flow(task_runner=runner)
-        def own_timeout_error():
+        def own_timeout_error() -> State:
             return _observed_state(raise_timeout_error.submit())
 
         state = own_timeout_error(return_state=True)
@@ -486,7 +486,7 @@ class RunnerConformance:
             pytest.skip("the runner passes arguments without pickling them")
 
         @flow(task_runner=runner)
-        def unpicklable():
+        def unpicklable() -> State:
             return _observed_state(describe.submit(threading.Lock()))
 
         state = unpicklable(return_state=True)
