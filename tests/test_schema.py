@@ -30,10 +30,13 @@ def test_first_schema_database_opens_and_keeps_its_rows(headwater_home):
 
     conn = sqlite3.connect(headwater_home / "headwater.db")
     try:
-        # Opened by this headwater, it was upgraded in place: the new tables exist, the version says so.
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("2",)
+        # Opened by this headwater, it was upgraded in place: the new tables and column exist, the version says so.
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("3",)
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
         assert {"logs", "concurrency_limits", "concurrency_slots"} <= tables
+        assert "task_key" in {row[1] for row in conn.execute("PRAGMA table_info(cache_entries)")}
+        indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "ix_cache_entries_task_key" in indexes
     finally:
         conn.close()
 

@@ -38,6 +38,8 @@ class CacheEntry:
     expiration: Optional[_dt.datetime] = None
     #: The result's payload, when the store could read it with the entry (saving a second lookup).
     payload: Optional[bytes] = dataclasses.field(default=None, repr=False, compare=False)
+    #: The ``task_key`` of the task that filed it: a store may read a busy task's entries ahead by it.
+    task_key: Optional[str] = None
 
     def is_valid(self, now: _dt.datetime) -> bool:
         return self.expiration is None or now < self.expiration

@@ -103,7 +103,10 @@ class CacheInsertion(OrchestrationRule):
         expiration = getattr(ctx.subject, "cache_expiration", None)
         now = state.timestamp
         ctx.store.write_cache_entry(
-            CacheEntry(key, state.storage_key, ctx.run.id, now, now + expiration if expiration is not None else None)
+            CacheEntry(
+                key, state.storage_key, ctx.run.id, now, now + expiration if expiration is not None else None,
+                task_key=ctx.run.task_key,
+            )
         )
 
 

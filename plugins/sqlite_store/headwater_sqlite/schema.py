@@ -1,17 +1,21 @@
 """The tables of the SQLite store, and the schema version recorded with them.
 
-Schema history (each upgrade only adds tables, so opening an older database creates
-the missing ones and records the new version):
+Schema history (opening an older database upgrades it in one transaction, with
+``upgrade`` below, and records the new version):
 
 1. runs, states, cache entries, inline result payloads.
 2. stored log lines (``logs``), tag concurrency limits and the slots held under them.
+3. ``cache_entries.task_key`` (indexed), so that a busy task's entries can be read ahead together
+   (see :mod:`headwater_sqlite.read_ahead`). Entries filed before it have none and are looked up one by one.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 metadata = MetaData()
 
@@ -93,6 +97,8 @@ cache_entries = Table(
     Column("created", String, nullable=False),
     Column("expiration", String),
     Column("expiration_epoch", Float),
+    Column("task_key", String),  # last: schema 3 adds it to older databases with ALTER TABLE
+    Index("ix_cache_entries_task_key", "task_key"),
 )
 
 # Result payloads up to INLINE_RESULT_LIMIT bytes live here, written in the same transaction as the
@@ -143,6 +149,16 @@ concurrency_slots = Table(
     Column("process_token", String),
     Column("acquired", String, nullable=False),
 )
+
+def upgrade(conn: Any, found: int) -> None:
+    """Bring a database at schema ``found`` to ``SCHEMA_VERSION`` (``conn``: a SQLAlchemy connection in a transaction)."""
+    metadata.create_all(conn, checkfirst=True)  # tables added by versions 2 and 3 (with their indexes)
+    if found < 3:
+        columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(cache_entries)")}
+        if "task_key" not in columns:
+            conn.exec_driver_sql("ALTER TABLE cache_entries ADD COLUMN task_key VARCHAR")
+        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_cache_entries_task_key ON cache_entries (task_key)")
+
 
 meta = Table(
     "meta",

@@ -29,7 +29,7 @@ from headwater.exceptions import StoreError
 from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 from headwater.stores import CacheEntry, DeletedRuns, Store
 
-from . import limits, schema
+from . import limits, read_ahead, schema
 from .files import PayloadFiles
 
 logger = logging.getLogger("headwater.store")
@@ -91,9 +91,12 @@ class _Writer:
     marker to be committed) and a ``put`` held back because the queue is full.
     """
 
-    def __init__(self, engine: sa.Engine, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes]) -> None:
+    def __init__(
+        self, engine: sa.Engine, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes], ahead: read_ahead.ReadAhead
+    ) -> None:
         self.engine = engine
         self.own_entries = own_entries
+        self.ahead = ahead
         self.own_results = own_results
         database = engine.url.database
         self.wal_path = database + "-wal" if database and database != ":memory:" else None
@@ -255,6 +258,8 @@ class _Writer:
         for attempt in range(5):
             try:
                 with self.engine.begin() as conn:
+                    if cache_rows:  # a process that read entries ahead must hear that one it holds changed
+                        read_ahead.bump_if_replacing(conn.exec_driver_sql, [row[0] for row in cache_rows])
                     for insert, rows in (
                         (_WRITE_FLOW_RUNS, flow_rows),
                         (_WRITE_TASK_RUNS, task_rows),
@@ -273,6 +278,7 @@ class _Writer:
                     entry = self.own_entries.get(key)
                     if entry is not None and entry.storage_key == storage_key:
                         self.own_entries.pop(key, None)
+                    self.ahead.discard(key)  # read ahead before this commit, it may be the older entry
                 self._trim_wal()
                 return
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
@@ -340,7 +346,7 @@ _WRITE_FLOW_RUNS = _insert(
 _WRITE_TASK_RUNS = _insert(schema.task_runs, _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key"), "id")
 _WRITE_STATES = _insert(schema.states, ("run_id", "type", "name", "message", "timestamp", "storage_key"))
 _WRITE_CACHE_ENTRIES = _insert(
-    schema.cache_entries, ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch"), "key"
+    schema.cache_entries, ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch", "task_key"), "key"
 )
 _WRITE_RESULTS = _insert(schema.results, ("storage_key", "payload", "created"), "storage_key", binary=True)
 # Log lines are queued as tuples in this column order: the cheapest item to build on the logging thread.
@@ -396,7 +402,9 @@ class SQLiteStore(Store):
         # Entries this process filed are served from here until the writer has committed them.
         self._own_entries: dict[str, CacheEntry] = {}
         self._own_results: dict[str, bytes] = {}
-        self.writer = _Writer(self.write_engine, self._own_entries, self._own_results)
+        # Entries of a task whose cache hits are many, read from the database in one query.
+        self._read_ahead = read_ahead.ReadAhead()
+        self.writer = _Writer(self.write_engine, self._own_entries, self._own_results, self._read_ahead)
         # Cache lookups are on the hot path of every cached task: a plain sqlite3 connection per thread,
         # in autocommit mode, costs one statement per lookup instead of three through a pool.
         self._database_path = sa.engine.make_url(url).database
@@ -436,8 +444,7 @@ class SQLiteStore(Store):
                         f"{schema.SCHEMA_VERSION}). Upgrade headwater, or point HEADWATER_DATABASE_URL at another database."
                     )
                 elif int(found) < schema.SCHEMA_VERSION:
-                    # Every upgrade so far only adds tables: create the missing ones, in the same transaction.
-                    schema.metadata.create_all(conn, checkfirst=True)
+                    schema.upgrade(conn, int(found))  # in the same transaction as the version it records
                     conn.execute(
                         schema.meta.update().where(schema.meta.c.key == "schema_version"),
                         {"value": str(schema.SCHEMA_VERSION)},
@@ -495,6 +502,7 @@ class SQLiteStore(Store):
 
     def write_cache_entry(self, entry: CacheEntry) -> None:
         self._own_entries[entry.key] = entry
+        self._read_ahead.discard(entry.key)
         self.writer.put(
             (
                 "cache",
@@ -505,6 +513,7 @@ class SQLiteStore(Store):
                     entry.created.isoformat(),
                     _iso(entry.expiration),
                     entry.expiration.timestamp() if entry.expiration else None,
+                    entry.task_key,
                 ),
                 None,
             )
@@ -514,16 +523,21 @@ class SQLiteStore(Store):
         own = self._own_entries.get(key)
         if own is not None:
             return own
+        ahead = self._read_ahead.get(key, self._lookup_connection)
+        if ahead is not None:
+            return ahead
         # One statement for the entry and, when it is kept inline, its payload: a cache hit is one lookup.
-        row = self._lookup_connection().execute(
-            "SELECT c.storage_key, c.task_run_id, c.created, c.expiration, r.payload FROM cache_entries c "
+        conn = self._lookup_connection()
+        row = conn.execute(
+            "SELECT c.storage_key, c.task_run_id, c.created, c.expiration, r.payload, c.task_key FROM cache_entries c "
             "LEFT JOIN results r ON r.storage_key = c.storage_key WHERE c.key = ?",
             (key,),
         ).fetchone()
         if row is None:
             return None
         payload = bytes(row[4]) if row[4] is not None else None
-        return CacheEntry(key, row[0], row[1], _from_iso(row[2]), _from_iso(row[3]), payload)
+        self._read_ahead.found(conn, row[5])
+        return CacheEntry(key, row[0], row[1], _from_iso(row[2]), _from_iso(row[3]), payload, row[5])
 
     def _lookup_connection(self) -> Any:
         conn = getattr(self._lookups, "conn", None)
@@ -645,7 +659,11 @@ class SQLiteStore(Store):
         else:
             self._own_entries.clear()
         with self.write_engine.begin() as conn:
-            return conn.execute(query).rowcount
+            deleted = conn.execute(query).rowcount
+            if deleted:  # processes that read entries ahead drop them
+                conn.exec_driver_sql(read_ahead.BUMP_GENERATION)
+        self._read_ahead.clear()
+        return deleted
 
     # -- stored log lines, listing the cache, deleting runs -----------------------------------
     def write_log(self, run_id: str, flow_run_id: Optional[str], level: int, logger: str, timestamp: float, message: str) -> None:
