@@ -25,10 +25,31 @@ _FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(run_label)s - %(message
 
 
 class _RunFormatter(logging.Formatter):
+    """``_FORMAT``, written out directly: the log writer formats every line of every run, and
+    ``logging.Formatter`` renders the clock and the whole template anew for each line."""
+
+    def __init__(self) -> None:
+        super().__init__(_FORMAT, datefmt="%H:%M:%S")
+        self._second: Optional[int] = None
+        self._clock = ""
+
     def format(self, record: logging.LogRecord) -> str:
-        if not hasattr(record, "run_label"):
-            record.run_label = record.name
-        return super().format(record)
+        label = getattr(record, "run_label", None)
+        if label is None:
+            record.run_label = label = record.name
+        record.message = message = record.getMessage()
+        second = int(record.created)
+        if second != self._second:  # the clock text changes once a second
+            self._clock, self._second = time.strftime("%H:%M:%S", self.converter(record.created)), second
+        record.asctime = self._clock
+        text = f"{self._clock}.{int(record.msecs):03d} | {record.levelname:<7} | {label} - {message}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            text = f"{text}\n{record.exc_text}"
+        if record.stack_info:
+            text = f"{text}\n{self.formatStack(record.stack_info)}"
+        return text
 
 
 class RunLogger(logging.LoggerAdapter):
@@ -66,6 +87,17 @@ class RunLogger(logging.LoggerAdapter):
 # The fields of an engine line's record that are the same every time, copied from a record made
 # the standard way (so a field a newer Python adds comes along), keyed by logger name and process.
 _record_templates: dict[tuple[str, int], dict[str, Any]] = {}
+# This process's id, kept here: os.getpid() is a system call, and two lines per task run asked for it.
+_pid = os.getpid()
+
+
+def _forked() -> None:
+    global _pid
+    _pid = os.getpid()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forked)
 
 
 def _engine_record(logger: logging.Logger, msg: str, args: tuple, extra: Any) -> logging.LogRecord:
@@ -77,13 +109,11 @@ def _engine_record(logger: logging.Logger, msg: str, args: tuple, extra: Any) ->
     """
     if logging.getLogRecordFactory() is not logging.LogRecord or type(logger).makeRecord is not logging.Logger.makeRecord:
         return logger.makeRecord(logger.name, logging.INFO, "headwater", 0, msg, args, None, None, extra)
-    key = (logger.name, os.getpid())
+    key = (logger.name, _pid)
     template = _record_templates.get(key)
     if template is None:
         template = _record_templates[key] = vars(logging.LogRecord(logger.name, logging.INFO, "headwater", 0, "", None, None))
-    record = logging.LogRecord.__new__(logging.LogRecord)
-    fields = record.__dict__
-    fields.update(template)
+    fields = template.copy()  # a copy of a whole dict is much cheaper than filling a new one
     if extra:
         fields.update(extra)
     now = time.time()
@@ -92,6 +122,8 @@ def _engine_record(logger: logging.Logger, msg: str, args: tuple, extra: Any) ->
     fields["created"], fields["msecs"] = now, int((now - int(now)) * 1000) + 0.0
     fields["relativeCreated"] = (now - template["created"]) * 1000 + template["relativeCreated"]
     fields["thread"], fields["threadName"] = thread.ident, thread.name
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    record.__dict__ = fields
     if "taskName" in template:  # Python 3.12+: the asyncio task the line comes from, if any
         fields["taskName"] = _asyncio_task_name()
     return record
@@ -133,6 +165,15 @@ class BackgroundStderrHandler(logging.Handler):
         self._thread: Optional[threading.Thread] = None
         self._pid = 0
 
+    def handle(self, record: logging.LogRecord) -> Any:
+        # As Handler.handle, without its lock: emit only appends to a deque.
+        passed = self.filter(record)
+        if isinstance(passed, logging.LogRecord):  # Python 3.12+: a filter may hand back another record
+            record = passed
+        if passed:
+            self.emit(record)
+        return passed
+
     def emit(self, record: logging.LogRecord) -> None:
         try:
             # Freeze what the record says now: its arguments may change after this call returns.
@@ -141,7 +182,7 @@ class BackgroundStderrHandler(logging.Handler):
                 record.exc_text = self.formatException(record.exc_info)
                 record.exc_info = None
             self._queue.append(record)
-            if self._thread is None or self._pid != os.getpid():
+            if self._thread is None or self._pid != _pid:
                 self._start()
             if not self._wake.is_set():
                 self._wake.set()
@@ -152,7 +193,7 @@ class BackgroundStderrHandler(logging.Handler):
         return (self.formatter or logging.Formatter()).formatException(exc_info)
 
     def _start(self) -> None:
-        self._pid = os.getpid()
+        self._pid = _pid
         self._thread = threading.Thread(target=self._run, name="headwater-log-writer", daemon=True)
         self._thread.start()
 
@@ -283,7 +324,7 @@ def setup_logging(level: str) -> None:
         if _configured is None:
             if not root.handlers:
                 handler = BackgroundStderrHandler()
-                handler.setFormatter(_RunFormatter(_FORMAT, datefmt="%H:%M:%S"))
+                handler.setFormatter(_RunFormatter())
                 root.addHandler(handler)
             # After the stderr handler, which has already turned each record's message into text.
             root.addHandler(StoreHandler())

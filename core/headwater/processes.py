@@ -49,11 +49,21 @@ _current: Optional[ProcessIdentity] = None
 
 
 def current_process() -> ProcessIdentity:
+    """This process: asked for by every run, so worked out once (and again in a forked child)."""
     global _current
-    pid = os.getpid()
-    if _current is None or _current.pid != pid:  # computed again in a forked child
+    if _current is None:
+        pid = os.getpid()
         _current = ProcessIdentity(socket.gethostname(), pid, _start_token(pid))
     return _current
+
+
+def _forget_current() -> None:
+    global _current
+    _current = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_current)
 
 
 def is_alive(host: Optional[str], pid: Optional[int], start_token: Optional[str]) -> Optional[bool]:
