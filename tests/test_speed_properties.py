@@ -154,20 +154,22 @@ def test_a_failed_log_trim_does_not_write_the_batch_again(headwater_home, monkey
     assert [state.name for state in client.read_state_history(run.id)] == ["Pending", "Running", "Completed"]
 
 
-def _records_of_a_flow(monkeypatch, tmp_path, home, use_json):
-    """Run one small flow in ``home``, its batches written as JSON or row by row; return what reads back."""
+def _records_of_a_flow(monkeypatch, tmp_path, home, many_rows):
+    """Run one small flow in ``home``, its batches written many rows a statement or row by row; return what reads back."""
     import headwater_sqlite.store as sqlite_store
 
-    statements = []  # one item per batch of rows sent as JSON
-    encode = sqlite_store._rows_json
+    statements = []  # the number of rows of each INSERT statement the writer ran
+    sql = sqlite_store._Insert.sql
 
-    def counting(rows):
-        statements.append(len(rows))
-        return encode(rows)
+    def counting(self, rows):
+        statements.append(rows)
+        return sql(self, rows)
 
-    monkeypatch.setattr(sqlite_store, "_rows_json", counting)
-    if not use_json:
-        monkeypatch.setattr(sqlite_store._Writer, "_json_rows", lambda self, conn: False)
+    monkeypatch.setattr(sqlite_store._Insert, "sql", counting)
+    if not many_rows:
+        for name in dir(sqlite_store):
+            if name.startswith("_WRITE_"):
+                monkeypatch.setattr(getattr(sqlite_store, name), "max_rows", 1)
     monkeypatch.setenv("HEADWATER_HOME", str(tmp_path / home))  # a store of its own, opened with the patches
 
     @task(tags=["a", "ünïcode"])
@@ -177,7 +179,7 @@ def _records_of_a_flow(monkeypatch, tmp_path, home, use_json):
 
     @flow(name="json-or-rows")
     def many():
-        inputs = [("plain", 1), ("ünïcode ✓", 2**53 + 1), ('"quotes" and \\', -3)] * 5  # batches big enough for JSON
+        inputs = [("plain", 1), ("ünïcode ✓", 2**53 + 1), ('"quotes" and \\', -3)] * 5
         return [echo(t, n) for t, n in inputs]
 
     many()
@@ -193,9 +195,26 @@ def _records_of_a_flow(monkeypatch, tmp_path, home, use_json):
     return picture, lines, statements
 
 
-def test_batches_written_as_json_read_back_as_rows_written_one_by_one(monkeypatch, tmp_path):
-    as_json = _records_of_a_flow(monkeypatch, tmp_path, "json", use_json=True)
-    by_rows = _records_of_a_flow(monkeypatch, tmp_path, "rows", use_json=False)
-    assert as_json[2] and not by_rows[2]  # each path was really taken
-    assert as_json[:2] == by_rows[:2]
-    assert len(as_json[0]) == 15 and any("ünïcode ✓" in message for _, message in as_json[1])
+def test_batches_written_many_rows_a_statement_read_back_as_rows_written_one_by_one(monkeypatch, tmp_path):
+    together = _records_of_a_flow(monkeypatch, tmp_path, "together", many_rows=True)
+    by_rows = _records_of_a_flow(monkeypatch, tmp_path, "rows", many_rows=False)
+    assert max(together[2]) > 1 and set(by_rows[2]) == {1}  # each path was really taken
+    assert together[:2] == by_rows[:2]
+
+
+def test_a_batch_goes_in_as_few_statements_as_its_size_allows():
+    import sqlalchemy as sa
+    from headwater_sqlite import schema
+    from headwater_sqlite.store import _WRITE_STATES
+
+    engine = sa.create_engine("sqlite://")
+    schema.metadata.create_all(engine)
+    sizes = []
+    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, values, *rest: sql.startswith("INSERT") and sizes.append(len(values) // 6))
+    most = _WRITE_STATES.max_rows
+    rows = [(f"run-{i}", "COMPLETED", "Completed", None, "t", None) for i in range(2 * most + 37)]
+    with engine.begin() as conn:
+        _WRITE_STATES.run(conn, rows)
+        stored = conn.exec_driver_sql("SELECT run_id FROM states ORDER BY id").scalars().all()
+    assert sizes == [most, most, 37]  # six values a row
+    assert stored == [row[0] for row in rows]  # every row, in the batch's order

@@ -19,9 +19,10 @@ import json
 import logging
 import os
 import sqlite3
+import itertools
 import threading
 from pathlib import Path
-from typing import Any, NamedTuple, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import sqlalchemy as sa
 
@@ -37,6 +38,7 @@ logger = logging.getLogger("headwater.store")
 BUSY_TIMEOUT_SECONDS = 60.0
 GATHER_SECONDS = 0.05  # how long the writer lets a batch gather (a flush does not wait for it)
 MAX_QUEUED = 30_000  # writes waiting for the writer thread (three or so per task run)
+MAX_ROWS_PER_STATEMENT = 4096  # the most rows one INSERT of the writer carries (see _Insert)
 # SQLite reuses the write-ahead log from its start after each complete checkpoint but never shrinks
 # it: one big commit would leave the file that large for good. At that reuse it is cut back to this.
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
@@ -110,7 +112,6 @@ class _Writer:
         # Log lines wait here, outside the queue, and go with each batch (flush() makes sure a batch comes).
         self.lines: collections.deque[tuple] = collections.deque()
         self.flush_wanted = threading.Event()
-        self.json_functions: Optional[bool] = None  # whether SQLite can insert a batch given as JSON
 
     def put_line(self, row: tuple) -> None:
         self.lines.append(row)
@@ -180,27 +181,6 @@ class _Writer:
             with self.cond:
                 self.cond.notify_all()
 
-    def _insert_rows(self, conn: sa.Connection, insert: _Insert, rows: list[tuple]) -> None:
-        if insert.from_json is not None and len(rows) >= JSON_BATCH_ROWS and self._json_rows(conn):
-            try:
-                text = _rows_json(rows)
-            except (TypeError, ValueError):
-                pass  # a value JSON cannot carry exactly: bind the rows one by one
-            else:
-                conn.exec_driver_sql(insert.from_json, (text,))
-                return
-        conn.exec_driver_sql(insert.many, rows)
-
-    def _json_rows(self, conn: sa.Connection) -> bool:
-        """Whether this SQLite has its JSON functions (built in since 3.38, and in most builds before)."""
-        if self.json_functions is None:
-            try:
-                conn.exec_driver_sql("SELECT count(*) FROM json_each('[1]')").fetchall()
-                self.json_functions = True
-            except sa.exc.OperationalError:
-                self.json_functions = False
-        return self.json_functions
-
     def _trim_wal(self) -> None:
         """Cut the write-ahead log back to nothing once it has outgrown ``WAL_SIZE_LIMIT``.
 
@@ -269,7 +249,7 @@ class _Writer:
                         (_WRITE_LOGS, log_rows),
                     ):
                         if rows:
-                            self._insert_rows(conn, insert, rows)
+                            insert.run(conn, rows)
                 for storage_key, payload, _created in result_rows:
                     if self.own_results.get(storage_key) is payload:
                         self.own_results.pop(storage_key, None)
@@ -295,21 +275,41 @@ def _wal_size(path: Optional[str]) -> int:
         return 0
 
 
-class _Insert(NamedTuple):
-    """The SQL inserting a table's rows, given as tuples in its column order, two ways.
+class _Insert:
+    """The SQL inserting rows of a table, given as tuples in its column order, many rows a statement.
 
-    ``many`` is run with executemany. ``from_json`` takes every row of a batch as one JSON array
-    and inserts them in one statement: sqlite3 holds the GIL while it binds each row of an
-    executemany and lets it go for each step, so on a busy flow's process the writer waited for
-    the flow's thread once per row, and a 10,000-task flow waited up to 1.3 s at its end for it. One statement
-    lets go of the GIL once. ``None`` for a table with binary columns (JSON cannot carry bytes).
+    A table's rows of a batch go in as one multi-row ``INSERT ... VALUES (...), (...), ...``
+    (more only past ``max_rows``). Python's sqlite3 lets go of the interpreter lock for each step,
+    and the writer then waits to win it back from a busy flow's thread: with executemany that was
+    once per row (a 10,000-task flow waited up to 1.3 s at its end for the writer), and with
+    statements of at most 256 rows it was already twice the wait of one statement per table.
+    Binding the values costs less than encoding them as JSON for ``json_each`` (the way before
+    this), and SQLite does not parse each row's text again for every column.
     """
 
-    many: str
-    from_json: Optional[str]
+    def __init__(self, head: str, columns: int, conflict: str) -> None:
+        self.head, self.conflict = head, conflict
+        self.row = f"({', '.join('?' for _ in range(columns))})"
+        # SQLite takes at most 32,766 bound values a statement (999 before 3.32).
+        fits = (32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // columns
+        self.max_rows = min(fits, MAX_ROWS_PER_STATEMENT)
+        self._sql: dict[int, str] = {}
+
+    def sql(self, rows: int) -> str:
+        text = self._sql.get(rows)
+        if text is None:
+            text = f"{self.head} VALUES {', '.join([self.row] * rows)}{self.conflict}"
+            if len(self._sql) < 64:  # the common sizes; sqlite3 keeps the statements themselves prepared
+                self._sql[rows] = text
+        return text
+
+    def run(self, conn: sa.Connection, rows: list[tuple]) -> None:
+        for done in range(0, len(rows), self.max_rows):
+            chunk = rows[done : done + self.max_rows]
+            conn.exec_driver_sql(self.sql(len(chunk)), tuple(itertools.chain.from_iterable(chunk)))
 
 
-def _insert(table: sa.Table, columns: Sequence[str], upsert_key: Optional[str] = None, binary: bool = False) -> _Insert:
+def _insert(table: sa.Table, columns: Sequence[str], upsert_key: Optional[str] = None) -> _Insert:
     """The ``_Insert`` of ``table`` (an upsert on ``upsert_key``, if given).
 
     ``columns`` must be the table's columns, less a row number the table assigns itself (states, logs):
@@ -318,22 +318,13 @@ def _insert(table: sa.Table, columns: Sequence[str], upsert_key: Optional[str] =
     expected = [column.name for column in table.columns if not (column.primary_key and column.autoincrement is True)]
     if list(columns) != expected:
         raise RuntimeError(f"the writer's columns for {table.name} are {list(columns)}, the schema's {expected}")
-    head = f"INSERT INTO {table.name} ({', '.join(columns)})"
     conflict = ""
     if upsert_key is not None:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in (upsert_key, "created"))
         conflict = f" ON CONFLICT({upsert_key}) DO UPDATE SET {updates}"
-    many = f"{head} VALUES ({', '.join('?' for _ in columns)}){conflict}"
-    if binary:
-        return _Insert(many, None)
-    fields = ", ".join(f"json_extract(value, '$[{i}]')" for i in range(len(columns)))
-    # ORDER BY key: rows go in in their batch's order (log lines are read back by row number).
-    # WHERE true: SQLite's grammar needs it between a SELECT and ON CONFLICT.
-    return _Insert(many, f"{head} SELECT {fields} FROM json_each(?) WHERE true ORDER BY key{conflict}")
+    return _Insert(f"INSERT INTO {table.name} ({', '.join(columns)})", len(columns), conflict)
 
 
-# The rows' values are str, int, float and None; NaN or any other type fails, and the batch goes by executemany.
-_rows_json = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode
 
 
 _RUN_COLUMNS = (
@@ -348,12 +339,10 @@ _WRITE_STATES = _insert(schema.states, ("run_id", "type", "name", "message", "ti
 _WRITE_CACHE_ENTRIES = _insert(
     schema.cache_entries, ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch", "task_key"), "key"
 )
-_WRITE_RESULTS = _insert(schema.results, ("storage_key", "payload", "created"), "storage_key", binary=True)
+_WRITE_RESULTS = _insert(schema.results, ("storage_key", "payload", "created"), "storage_key")
 # Log lines are queued as tuples in this column order: the cheapest item to build on the logging thread.
 _WRITE_LOGS = _insert(schema.logs, ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
 
-# From this many rows, a table's rows in a batch go as one JSON array (see _Insert); fewer are cheaper bound one by one.
-JSON_BATCH_ROWS = 32
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
 INLINE_RESULT_LIMIT = 256 * 1024
