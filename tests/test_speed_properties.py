@@ -218,3 +218,24 @@ def test_a_batch_goes_in_as_few_statements_as_its_size_allows():
         stored = conn.exec_driver_sql("SELECT run_id FROM states ORDER BY id").scalars().all()
     assert sizes == [most, most, 37]  # six values a row
     assert stored == [row[0] for row in rows]  # every row, in the batch's order
+
+
+def test_run_ids_are_random_version_4_uuids():
+    import uuid
+
+    from headwater.runs import new_run_id
+
+    ids = [new_run_id() for _ in range(10_000)]
+    assert len(set(ids)) == len(ids)
+    for text in ids[:1000]:
+        parsed = uuid.UUID(text)
+        assert str(parsed) == text and parsed.version == 4 and parsed.variant == uuid.RFC_4122
+    # Every bit outside the version and variant fields varies.
+    ones = 0
+    zeros = 0
+    for text in ids:
+        value = uuid.UUID(text).int
+        ones |= value
+        zeros |= ~value
+    fixed = (0xF000 << 64) | (0xC000 << 48)
+    assert ones | fixed == zeros & ((1 << 128) - 1) | fixed == (1 << 128) - 1

@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import random
-import uuid
 from typing import Any
 
 from .processes import current_process
@@ -24,8 +23,15 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 
 
+# The bits that make 128 random bits a version-4 UUID (RFC 4122: version 4, variant 10).
+_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+
+
 def new_run_id() -> str:
-    return str(uuid.UUID(int=_ids.getrandbits(128), version=4))
+    """A random version-4 UUID as text: what ``str(uuid.UUID(int=..., version=4))`` gives, in a quarter of the time."""
+    digits = "%032x" % (_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_BITS)
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
 class _Run:
