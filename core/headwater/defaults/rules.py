@@ -105,7 +105,7 @@ class CacheInsertion(OrchestrationRule):
         ctx.store.write_cache_entry(
             CacheEntry(
                 key, state.storage_key, ctx.run.id, now, now + expiration if expiration is not None else None,
-                task_key=ctx.run.task_key,
+                task_key=getattr(ctx.run, "task_key", None),
             )
         )
 
