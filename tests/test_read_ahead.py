@@ -33,7 +33,7 @@ def _file(store, count, task_key="task-a", payload=b"\x80\x04K\x01.", expiration
 def _lookups(store):
     """The per-key lookups the store's lookup connection runs on this thread, from now on."""
     seen = []
-    store._lookup_connection().set_trace_callback(lambda sql: seen.append(sql) if "WHERE c.key =" in sql else None)
+    store._connection().set_trace_callback(lambda sql: seen.append(sql) if "WHERE c.key =" in sql else None)
     return seen
 
 

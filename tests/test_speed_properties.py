@@ -14,6 +14,7 @@ import enum
 import hashlib
 import json
 import os
+import sqlite3
 import uuid
 
 import pytest
@@ -127,9 +128,12 @@ def test_subflow_lines_are_read_through_the_top_level_runs_index(headwater_home)
     assert "from the outer task" not in messages
     assert "from the outer task" in [line.message for line in client.read_logs(runs["outer"].id)]
 
-    from headwater_sqlite import schema
-
-    assert [index.name for index in schema.logs.indexes] == ["ix_logs_flow_run_id"]
+    conn = sqlite3.connect(headwater_home / "headwater.db")
+    try:
+        indexes = [name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'logs'")]
+    finally:
+        conn.close()
+    assert indexes == ["ix_logs_flow_run_id"]
 
 
 def test_a_failed_log_trim_does_not_write_the_batch_again(headwater_home, monkeypatch):
@@ -202,22 +206,47 @@ def test_batches_written_many_rows_a_statement_read_back_as_rows_written_one_by_
     assert together[:2] == by_rows[:2]
 
 
+class _CountingRows:
+    """A real connection, counting the rows of each INSERT run through it (six values a row of states)."""
+
+    def __init__(self, conn):
+        self.conn, self.sizes = conn, []
+
+    def execute(self, sql, values=()):
+        if sql.startswith("INSERT"):
+            self.sizes.append(len(values) // 6)
+        return self.conn.execute(sql, values)
+
+
 def test_a_batch_goes_in_as_few_statements_as_its_size_allows():
-    import sqlalchemy as sa
     from headwater_sqlite import schema
     from headwater_sqlite.store import _WRITE_STATES
 
-    engine = sa.create_engine("sqlite://")
-    schema.metadata.create_all(engine)
-    sizes = []
-    sa.event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, values, *rest: sql.startswith("INSERT") and sizes.append(len(values) // 6))
+    conn = sqlite3.connect(":memory:")
+    schema.create(conn)
+    counting = _CountingRows(conn)
     most = _WRITE_STATES.max_rows
     rows = [(f"run-{i}", "COMPLETED", "Completed", None, "t", None) for i in range(2 * most + 37)]
-    with engine.begin() as conn:
-        _WRITE_STATES.run(conn, rows)
-        stored = conn.exec_driver_sql("SELECT run_id FROM states ORDER BY id").scalars().all()
-    assert sizes == [most, most, 37]  # six values a row
+    _WRITE_STATES.run(counting, rows)
+    assert counting.sizes == [most, most, 37]
+    stored = [run_id for (run_id,) in conn.execute("SELECT run_id FROM states ORDER BY id")]
     assert stored == [row[0] for row in rows]  # every row, in the batch's order
+
+
+def test_the_writers_columns_are_the_schemas():
+    # The writer binds each row as a tuple in its table's column order: a column added to the
+    # schema, or moved, must not silently shift the values into the wrong columns.
+    from headwater_sqlite import schema, store
+
+    conn = sqlite3.connect(":memory:")
+    schema.create(conn)
+    writes = {name: value for name, value in vars(store).items() if name.startswith("_WRITE_")}
+    assert len(writes) == 6
+    for insert in writes.values():
+        table = insert.head.split()[2]
+        written = insert.head[insert.head.index("(") + 1 : -1].split(", ")
+        assigned = [row[1] for row in conn.execute(f"PRAGMA table_info({table})") if row[2] == "INTEGER" and row[5] == 1]
+        assert written == [c for c in schema.columns(conn, table) if c not in assigned], table
 
 
 def test_run_ids_are_random_version_4_uuids():

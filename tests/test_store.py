@@ -192,6 +192,25 @@ def test_database_url_setting_moves_the_database(tmp_path, monkeypatch, headwate
     assert len(get_client().read_flow_runs()) == 1
 
 
+def test_a_relative_database_url_is_relative_to_the_working_folder(tmp_path, monkeypatch, headwater_home):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HEADWATER_DATABASE_URL", "sqlite:///here/runs.db")
+    _run_any_flow()
+    assert (tmp_path / "here" / "runs.db").is_file()
+
+
+@pytest.mark.parametrize(
+    "url", ["sqlite://", "sqlite:///:memory:", "sqlite:///runs.db?mode=ro", "postgresql://me@localhost/runs"]
+)
+def test_a_database_url_naming_no_sqlite_file_is_refused_with_the_setting(url, monkeypatch, headwater_home):
+    monkeypatch.setenv("HEADWATER_DATABASE_URL", url)
+    with pytest.raises(StoreError) as info:
+        _run_any_flow()
+    message = str(info.value)
+    assert f"HEADWATER_DATABASE_URL={url!r}" in message and "sqlite:///<path>" in message
+    assert not (headwater_home / "headwater.db").exists()
+
+
 # -- result payloads ---------------------------------------------------------------------------
 
 

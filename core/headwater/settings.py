@@ -25,7 +25,7 @@ class Settings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     home: Path = Field(default_factory=lambda: Path.home() / ".headwater", description="Folder for the database and results.")
-    database_url: Optional[str] = Field(None, description="SQLAlchemy URL of the store; default sqlite:///<home>/headwater.db.")
+    database_url: Optional[str] = Field(None, description="URL of the store's SQLite database file, sqlite:///<path>; default sqlite:///<home>/headwater.db.")
     local_storage_path: Optional[Path] = Field(None, description="Folder for persisted results; default <home>/storage.")
     logging_level: str = Field("INFO", description="Level of headwater's run loggers.")
     store: str = Field("sqlite", description="Name of the registered store to use.")

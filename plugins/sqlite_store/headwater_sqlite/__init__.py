@@ -1,4 +1,4 @@
-"""headwater's default store: run records and small result payloads in SQLite (through SQLAlchemy), large payloads in files.
+"""headwater's default store: run records and small result payloads in SQLite, large payloads in files.
 
 A plugin like any other: found through the ``headwater`` entry-point group and
 registered with the ``register_result_stores`` hook.

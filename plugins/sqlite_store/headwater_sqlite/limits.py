@@ -17,6 +17,8 @@ from typing import Any, Optional, Sequence
 from headwater.concurrency import ConcurrencyLimit, SlotRefusal, slot_holder
 from headwater.processes import current_process, is_alive
 
+from .connections import transaction
+
 _HOLDER_COLUMNS = "task_run_id, task_run_name, host, pid, acquired, process_token"
 
 
@@ -53,17 +55,6 @@ def _refusal(conn: Any, limits: list[tuple[str, int]], run_id: str, reclaim: boo
 
 def _holders(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return tuple(slot_holder(row[:5]) for row in rows)
-
-
-def _in_transaction(conn: Any, work: Any) -> Any:
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        result = work()
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    conn.execute("COMMIT")
-    return result
 
 
 class LimitedTags:
@@ -117,7 +108,8 @@ def acquire(conn: Any, run: Any) -> tuple[str, ...] | SlotRefusal:
         )
         return tuple(tag for tag, _ in limits_now)
 
-    return _in_transaction(conn, take)
+    with transaction(conn):
+        return take()
 
 
 def release(conn: Any, run_id: str) -> None:
@@ -141,7 +133,8 @@ def read_limits(conn: Any, tag: Optional[str]) -> list[ConcurrencyLimit]:
             for name, limit, created in rows
         ]
 
-    return _in_transaction(conn, read)  # a write transaction: dead holders are deleted as they are found
+    with transaction(conn):  # a writing one: dead holders are deleted as they are found
+        return read()
 
 
 def delete_limit(conn: Any, tag: str) -> bool:
@@ -149,4 +142,5 @@ def delete_limit(conn: Any, tag: str) -> bool:
         conn.execute("DELETE FROM concurrency_slots WHERE tag = ?", (tag,))
         return conn.execute("DELETE FROM concurrency_limits WHERE tag = ?", (tag,)).rowcount > 0
 
-    return _in_transaction(conn, delete)
+    with transaction(conn):
+        return delete()

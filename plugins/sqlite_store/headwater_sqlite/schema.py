@@ -1,5 +1,9 @@
 """The tables of the SQLite store, and the schema version recorded with them.
 
+The schema is plain SQLite DDL, read here top to bottom; the store speaks to SQLite through
+Python's ``sqlite3`` alone (importing SQLAlchemy cost every process start 130-180 ms here, a
+third of running a one-task flow script, and the store uses nothing it abstracts).
+
 Schema history (opening an older database upgrades it in one transaction, with
 ``upgrade`` below, and records the new version):
 
@@ -7,162 +11,147 @@ Schema history (opening an older database upgrades it in one transaction, with
 2. stored log lines (``logs``), tag concurrency limits and the slots held under them.
 3. ``cache_entries.task_key`` (indexed), so that a busy task's entries can be read ahead together
    (see :mod:`headwater_sqlite.read_ahead`). Entries filed before it have none and are looked up one by one.
+
+Databases written before the schema was plain DDL were created by SQLAlchemy from the same
+tables: their columns, types and indexes are the ones below, in other words.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from sqlalchemy import Column, Float, Index, Integer, LargeBinary, MetaData, String, Table, Text, text
+import sqlite3
 
 SCHEMA_VERSION = 3
 
-metadata = MetaData()
+# The columns every run has. The last five are the run's newest state, kept on the run row so
+# listing runs needs no join; host, pid and process_token name the process running it (see
+# headwater.processes): how a crashed run is told from a running one.
+_RUN_COLUMNS = """
+    id VARCHAR NOT NULL PRIMARY KEY,
+    name VARCHAR NOT NULL,
+    parameters TEXT NOT NULL,
+    tags TEXT NOT NULL,
+    start_time VARCHAR,
+    end_time VARCHAR,
+    created VARCHAR NOT NULL,
+    run_count INTEGER NOT NULL,
+    host VARCHAR,
+    pid INTEGER,
+    process_token VARCHAR,
+    state_type VARCHAR,
+    state_name VARCHAR,
+    state_message TEXT,
+    state_timestamp VARCHAR,
+    state_storage_key VARCHAR"""
+
+_UNFINISHED = "state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')"
+
+TABLES = {
+    "meta": """(
+    key VARCHAR NOT NULL PRIMARY KEY,
+    value VARCHAR NOT NULL)""",
+    "flow_runs": f"""({_RUN_COLUMNS},
+    flow_name VARCHAR NOT NULL,
+    flow_version VARCHAR,
+    parent_flow_run_id VARCHAR,
+    parent_task_run_id VARCHAR)""",
+    "task_runs": f"""({_RUN_COLUMNS},
+    task_name VARCHAR NOT NULL,
+    task_key VARCHAR NOT NULL,
+    flow_run_id VARCHAR,
+    cache_key VARCHAR,
+    dynamic_key INTEGER NOT NULL)""",
+    "states": """(
+    id INTEGER PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    type VARCHAR NOT NULL,
+    name VARCHAR NOT NULL,
+    message TEXT,
+    timestamp VARCHAR NOT NULL,
+    storage_key VARCHAR)""",
+    # task_key is last: schema 3 adds it to older databases with ALTER TABLE.
+    "cache_entries": """(
+    key VARCHAR NOT NULL PRIMARY KEY,
+    storage_key VARCHAR NOT NULL,
+    task_run_id VARCHAR NOT NULL,
+    created VARCHAR NOT NULL,
+    expiration VARCHAR,
+    expiration_epoch FLOAT,
+    task_key VARCHAR)""",
+    # Result payloads up to INLINE_RESULT_LIMIT bytes, written in the same transaction as the
+    # cache entry that points at them; larger ones are files in the storage folder.
+    "results": """(
+    storage_key VARCHAR NOT NULL PRIMARY KEY,
+    payload BLOB NOT NULL,
+    created VARCHAR NOT NULL)""",
+    # Every log line of a run. flow_run_id is the top-level flow run the line belongs to, so a
+    # flow run's lines and its task runs' are read in one query; timestamp is seconds since the epoch.
+    "logs": """(
+    id INTEGER PRIMARY KEY,
+    run_id VARCHAR NOT NULL,
+    flow_run_id VARCHAR,
+    level INTEGER NOT NULL,
+    logger VARCHAR NOT NULL,
+    timestamp FLOAT NOT NULL,
+    message TEXT NOT NULL)""",
+    # Tag concurrency limits, shared by every process that uses the database.
+    "concurrency_limits": """(
+    tag VARCHAR NOT NULL PRIMARY KEY,
+    slot_limit INTEGER NOT NULL,
+    created VARCHAR NOT NULL)""",
+    # One row per (tag, task run) holding a slot; the process columns let a dead holder's slot be reclaimed.
+    "concurrency_slots": """(
+    tag VARCHAR NOT NULL,
+    task_run_id VARCHAR NOT NULL,
+    task_run_name VARCHAR NOT NULL,
+    host VARCHAR NOT NULL,
+    pid INTEGER NOT NULL,
+    process_token VARCHAR,
+    acquired VARCHAR NOT NULL,
+    PRIMARY KEY (tag, task_run_id))""",
+}
+
+INDEXES = {
+    "ix_flow_runs_flow_name_created": "flow_runs (flow_name, created)",
+    "ix_flow_runs_created": "flow_runs (created)",
+    "ix_flow_runs_unfinished": f"flow_runs (host) WHERE {_UNFINISHED}",
+    "ix_task_runs_flow_run_id": "task_runs (flow_run_id)",
+    "ix_task_runs_unfinished": f"task_runs (host) WHERE {_UNFINISHED}",
+    "ix_states_run_id": "states (run_id)",
+    "ix_cache_entries_task_key": "cache_entries (task_key)",
+    # The one index of logs: run ids are random, and an index on them costs each task run about a
+    # hundred bytes and a scattered page write per batch. A run's lines are read within its top-level run's.
+    "ix_logs_flow_run_id": "logs (flow_run_id, id)",
+}
 
 
-def _state_columns() -> list[Column]:
-    # The run's newest state, kept on the run row so listing runs needs no join.
-    return [
-        Column("state_type", String),
-        Column("state_name", String),
-        Column("state_message", Text),
-        Column("state_timestamp", String),
-        Column("state_storage_key", String),
-    ]
+def _create_tables(conn: sqlite3.Connection) -> None:
+    for name, columns in TABLES.items():
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {name} {columns}")
 
 
-def _run_columns() -> list[Column]:
-    return [
-        Column("id", String, primary_key=True),
-        Column("name", String, nullable=False),
-        Column("parameters", Text, nullable=False, default="{}"),
-        Column("tags", Text, nullable=False, default="[]"),
-        Column("start_time", String),
-        Column("end_time", String),
-        Column("created", String, nullable=False),
-        Column("run_count", Integer, nullable=False, default=0),
-        # The process running it (see headwater.processes): how a crashed run is told from a running one.
-        Column("host", String),
-        Column("pid", Integer),
-        Column("process_token", String),
-        *_state_columns(),
-    ]
+def _create_indexes(conn: sqlite3.Connection) -> None:
+    for name, on in INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
 
 
-flow_runs = Table(
-    "flow_runs",
-    metadata,
-    *_run_columns(),
-    Column("flow_name", String, nullable=False),
-    Column("flow_version", String),
-    Column("parent_flow_run_id", String),
-    Column("parent_task_run_id", String),
-    Index("ix_flow_runs_flow_name_created", "flow_name", "created"),
-    Index("ix_flow_runs_created", "created"),
-    Index("ix_flow_runs_unfinished", "host", sqlite_where=text("state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')")),
-)
+def create(conn: sqlite3.Connection) -> None:
+    """Create every table and index of ``SCHEMA_VERSION`` (``conn`` in a transaction)."""
+    _create_tables(conn)
+    _create_indexes(conn)
+    conn.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
 
-task_runs = Table(
-    "task_runs",
-    metadata,
-    *_run_columns(),
-    Column("task_name", String, nullable=False),
-    Column("task_key", String, nullable=False),
-    Column("flow_run_id", String),
-    Column("cache_key", String),
-    Column("dynamic_key", Integer, nullable=False, default=0),
-    Index("ix_task_runs_flow_run_id", "flow_run_id"),
-    Index("ix_task_runs_unfinished", "host", sqlite_where=text("state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')")),
-)
 
-states = Table(
-    "states",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String, nullable=False),
-    Column("type", String, nullable=False),
-    Column("name", String, nullable=False),
-    Column("message", Text),
-    Column("timestamp", String, nullable=False),
-    Column("storage_key", String),
-    Index("ix_states_run_id", "run_id"),
-)
-
-cache_entries = Table(
-    "cache_entries",
-    metadata,
-    Column("key", String, primary_key=True),
-    Column("storage_key", String, nullable=False),
-    Column("task_run_id", String, nullable=False),
-    Column("created", String, nullable=False),
-    Column("expiration", String),
-    Column("expiration_epoch", Float),
-    Column("task_key", String),  # last: schema 3 adds it to older databases with ALTER TABLE
-    Index("ix_cache_entries_task_key", "task_key"),
-)
-
-# Result payloads up to INLINE_RESULT_LIMIT bytes live here, written in the same transaction as the
-# cache entry that points at them; larger ones are files in the storage folder.
-results = Table(
-    "results",
-    metadata,
-    Column("storage_key", String, primary_key=True),
-    Column("payload", LargeBinary, nullable=False),
-    Column("created", String, nullable=False),
-)
-
-# Every log line of a run, written by the store's writer thread in the same batches as states.
-logs = Table(
-    "logs",
-    metadata,
-    Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("run_id", String, nullable=False),
-    # The top-level flow run the line belongs to, so a flow run's logs and its task runs' read in one query.
-    Column("flow_run_id", String),
-    Column("level", Integer, nullable=False),
-    Column("logger", String, nullable=False),
-    Column("timestamp", Float, nullable=False),
-    Column("message", Text, nullable=False),
-    # The one index: run ids are random, and an index on them costs each task run about a hundred
-    # bytes and a scattered page write per batch. A run's lines are read within its top-level run's.
-    Index("ix_logs_flow_run_id", "flow_run_id", "id"),
-)
-
-# Tag concurrency limits, shared by every process that uses the database.
-concurrency_limits = Table(
-    "concurrency_limits",
-    metadata,
-    Column("tag", String, primary_key=True),
-    Column("slot_limit", Integer, nullable=False),
-    Column("created", String, nullable=False),
-)
-
-# One row per (tag, task run) holding a slot; the process columns let a dead holder's slot be reclaimed.
-concurrency_slots = Table(
-    "concurrency_slots",
-    metadata,
-    Column("tag", String, primary_key=True),
-    Column("task_run_id", String, primary_key=True),
-    Column("task_run_name", String, nullable=False),
-    Column("host", String, nullable=False),
-    Column("pid", Integer, nullable=False),
-    Column("process_token", String),
-    Column("acquired", String, nullable=False),
-)
-
-def upgrade(conn: Any, found: int) -> None:
-    """Bring a database at schema ``found`` to ``SCHEMA_VERSION`` (``conn``: a SQLAlchemy connection in a transaction)."""
-    metadata.create_all(conn, checkfirst=True)  # tables added by versions 2 and 3 (with their indexes)
+def upgrade(conn: sqlite3.Connection, found: int) -> None:
+    """Bring a database at schema ``found`` to ``SCHEMA_VERSION`` (``conn`` in a transaction)."""
+    _create_tables(conn)  # the tables added by versions 2 and 3
     if found < 3:
-        columns = {row[1] for row in conn.exec_driver_sql("PRAGMA table_info(cache_entries)")}
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(cache_entries)")}
         if "task_key" not in columns:
-            conn.exec_driver_sql("ALTER TABLE cache_entries ADD COLUMN task_key VARCHAR")
-        conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_cache_entries_task_key ON cache_entries (task_key)")
+            conn.execute("ALTER TABLE cache_entries ADD COLUMN task_key VARCHAR")
+    _create_indexes(conn)  # after the columns they index
+    conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 
 
-meta = Table(
-    "meta",
-    metadata,
-    Column("key", String, primary_key=True),
-    Column("value", String, nullable=False),
-)
+def columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    """The names of ``table``'s columns, in order."""
+    return [row[1] for row in conn.execute(f"PRAGMA table_info({table})")]

@@ -14,35 +14,34 @@ a busy timeout lets a writer wait its turn rather than raise 'database is locked
 from __future__ import annotations
 
 import collections
+import contextlib
 import datetime as _dt
+import itertools
 import json
 import logging
 import os
 import sqlite3
-import itertools
 import threading
 from pathlib import Path
-from typing import Any, Optional, Sequence
-
-import sqlalchemy as sa
+from typing import Any, Iterator, Optional, Sequence
 
 from headwater.exceptions import StoreError
 from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 from headwater.stores import CacheEntry, DeletedRuns, Store
 
 from . import limits, read_ahead, schema
+from .connections import BUSY_TIMEOUT_SECONDS, WAL_SIZE_LIMIT, connect, database_path, transaction
 from .files import PayloadFiles
 
 logger = logging.getLogger("headwater.store")
 
-BUSY_TIMEOUT_SECONDS = 60.0
 GATHER_SECONDS = 0.05  # how long the writer lets a batch gather (a flush does not wait for it)
 MAX_QUEUED = 30_000  # writes waiting for the writer thread (three or so per task run)
 MAX_ROWS_PER_STATEMENT = 4096  # the most rows one INSERT of the writer carries (see _Insert)
+# The writer's statements are as long as its batches (see _Insert), and a prepared statement keeps
+# its program and a copy of its last values: sqlite3's default of 128 of them kept 120 MB more at the
+# end of a 100,000-task flow.
 WRITER_CACHED_STATEMENTS = 8
-# SQLite reuses the write-ahead log from its start after each complete checkpoint but never shrinks
-# it: one big commit would leave the file that large for good. At that reuse it is cut back to this.
-WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
 
 def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
@@ -51,6 +50,9 @@ def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
 
 def _from_iso(text: Optional[str]) -> Optional[_dt.datetime]:
     return _dt.datetime.fromisoformat(text) if text else None
+
+
+_moment = _dt.datetime.fromisoformat  # a column that always has one
 
 
 def _open_folder(path: Path, setting: str) -> None:
@@ -64,34 +66,6 @@ def _open_folder(path: Path, setting: str) -> None:
         raise StoreError(f"The folder {path} is not writable. Set {setting} to a folder you can write to.")
 
 
-def _make_engine(url: str, immediate: bool) -> sa.Engine:
-    connect_args: dict[str, Any] = {"timeout": BUSY_TIMEOUT_SECONDS, "check_same_thread": False}
-    if immediate:
-        # The writer's statements are as long as its batches (see _Insert), and a prepared statement
-        # keeps its program and a copy of its last values: sqlite3's default of 128 of them kept
-        # 120 MB more at the end of a 100,000-task flow.
-        connect_args["cached_statements"] = WRITER_CACHED_STATEMENTS
-    engine = sa.create_engine(url, connect_args=connect_args)
-
-    @sa.event.listens_for(engine, "connect")
-    def on_connect(dbapi_connection: Any, _record: Any) -> None:
-        # Manage transactions ourselves (pysqlite's own would begin them too late to be IMMEDIATE).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=NORMAL")
-        cursor.execute("PRAGMA cache_size=-32768")  # 32 MiB: the indexes of a big flow stay in memory while it runs
-        cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        cursor.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
-        cursor.close()
-
-    @sa.event.listens_for(engine, "begin")
-    def on_begin(connection: sa.Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
-
-    return engine
-
-
 class _Writer:
     """One thread that commits queued writes in batches.
 
@@ -101,14 +75,14 @@ class _Writer:
     """
 
     def __init__(
-        self, engine: sa.Engine, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes], ahead: read_ahead.ReadAhead
+        self, conn: sqlite3.Connection, wal_path: str, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes],
+        ahead: read_ahead.ReadAhead,
     ) -> None:
-        self.engine = engine
+        self.conn = conn  # used by the writer thread alone
+        self.wal_path = wal_path
         self.own_entries = own_entries
         self.ahead = ahead
         self.own_results = own_results
-        database = engine.url.database
-        self.wal_path = database + "-wal" if database and database != ":memory:" else None
         self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
         self.wake = threading.Event()  # set when there is something to write
         self.cond = threading.Condition()  # notified after each batch: a put() held back by a full queue waits on it
@@ -165,6 +139,9 @@ class _Writer:
         self.flush()
         self.closed = True
         self.wake.set()
+        if self.thread is not None:
+            self.thread.join(5.0)
+        self.conn.close()
 
     def _loop(self) -> None:
         queue, lines = self.queue, self.lines
@@ -200,17 +177,11 @@ class _Writer:
         try:  # never raises: the batch is committed, and must not be written again
             if _wal_size(self.wal_path) <= WAL_SIZE_LIMIT:
                 return
-            connection = self.engine.raw_connection()
+            self.conn.execute("PRAGMA busy_timeout=0")
             try:
-                cursor = connection.cursor()
-                cursor.execute("PRAGMA busy_timeout=0")
-                try:
-                    cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-                finally:
-                    cursor.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-                    cursor.close()
+                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
             finally:
-                connection.close()
+                self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
         except Exception as exc:
             logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
 
@@ -244,9 +215,9 @@ class _Writer:
                 task_rows.append(_run_row(run, iso) + (run.task_name, run.task_key, run.flow_run_id, run.cache_key, run.dynamic_key))
         for attempt in range(5):
             try:
-                with self.engine.begin() as conn:
+                with transaction(self.conn) as conn:
                     if cache_rows:  # a process that read entries ahead must hear that one it holds changed
-                        read_ahead.bump_if_replacing(conn.exec_driver_sql, [row[0] for row in cache_rows])
+                        read_ahead.bump_if_replacing(conn.execute, [row[0] for row in cache_rows])
                     for insert, rows in (
                         (_WRITE_FLOW_RUNS, flow_rows),
                         (_WRITE_TASK_RUNS, task_rows),
@@ -310,26 +281,23 @@ class _Insert:
                 self._sql[rows] = text
         return text
 
-    def run(self, conn: sa.Connection, rows: list[tuple]) -> None:
+    def run(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
         for done in range(0, len(rows), self.max_rows):
             chunk = rows[done : done + self.max_rows]
-            conn.exec_driver_sql(self.sql(len(chunk)), tuple(itertools.chain.from_iterable(chunk)))
+            conn.execute(self.sql(len(chunk)), tuple(itertools.chain.from_iterable(chunk)))
 
 
-def _insert(table: sa.Table, columns: Sequence[str], upsert_key: Optional[str] = None) -> _Insert:
+def _insert(table: str, columns: Sequence[str], upsert_key: Optional[str] = None) -> _Insert:
     """The ``_Insert`` of ``table`` (an upsert on ``upsert_key``, if given).
 
-    ``columns`` must be the table's columns, less a row number the table assigns itself (states, logs):
-    checked here, once, so a column added to the schema cannot silently shift the tuples' values.
+    ``columns`` are the table's columns in the schema's order, less a row number the table assigns
+    itself (states, logs); a test holds them to the schema.
     """
-    expected = [column.name for column in table.columns if not (column.primary_key and column.autoincrement is True)]
-    if list(columns) != expected:
-        raise RuntimeError(f"the writer's columns for {table.name} are {list(columns)}, the schema's {expected}")
     conflict = ""
     if upsert_key is not None:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in (upsert_key, "created"))
         conflict = f" ON CONFLICT({upsert_key}) DO UPDATE SET {updates}"
-    return _Insert(f"INSERT INTO {table.name} ({', '.join(columns)})", len(columns), conflict)
+    return _Insert(f"INSERT INTO {table} ({', '.join(columns)})", len(columns), conflict)
 
 
 
@@ -339,16 +307,16 @@ _RUN_COLUMNS = (
     "process_token", "state_type", "state_name", "state_message", "state_timestamp", "state_storage_key",
 )
 _WRITE_FLOW_RUNS = _insert(
-    schema.flow_runs, _RUN_COLUMNS + ("flow_name", "flow_version", "parent_flow_run_id", "parent_task_run_id"), "id"
+    "flow_runs", _RUN_COLUMNS + ("flow_name", "flow_version", "parent_flow_run_id", "parent_task_run_id"), "id"
 )
-_WRITE_TASK_RUNS = _insert(schema.task_runs, _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key"), "id")
-_WRITE_STATES = _insert(schema.states, ("run_id", "type", "name", "message", "timestamp", "storage_key"))
+_WRITE_TASK_RUNS = _insert("task_runs", _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key"), "id")
+_WRITE_STATES = _insert("states", ("run_id", "type", "name", "message", "timestamp", "storage_key"))
 _WRITE_CACHE_ENTRIES = _insert(
-    schema.cache_entries, ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch", "task_key"), "key"
+    "cache_entries", ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch", "task_key"), "key"
 )
-_WRITE_RESULTS = _insert(schema.results, ("storage_key", "payload", "created"), "storage_key")
+_WRITE_RESULTS = _insert("results", ("storage_key", "payload", "created"), "storage_key")
 # Log lines are queued as tuples in this column order: the cheapest item to build on the logging thread.
-_WRITE_LOGS = _insert(schema.logs, ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
+_WRITE_LOGS = _insert("logs", ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
 
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
@@ -390,9 +358,12 @@ class SQLiteStore(Store):
 
     def __init__(self, url: str, storage_path: Path) -> None:
         self.url = url
+        self.path = database_path(url)
         self.files = PayloadFiles(storage_path)
-        self.write_engine = _make_engine(url, immediate=True)
-        self.read_engine = _make_engine(url, immediate=False)
+        # Each thread's own connection, in autocommit mode: cache lookups are on the hot path of
+        # every cached task, and cost one statement each. Reads, slots and the writes that cannot
+        # wait for the writer (clearing the cache, deleting runs) go through it too.
+        self._connections = threading.local()
         self._ensure_schema()
         self.mark_crashed_runs()
         # Entries this process filed are served from here until the writer has committed them.
@@ -400,59 +371,60 @@ class SQLiteStore(Store):
         self._own_results: dict[str, bytes] = {}
         # Entries of a task whose cache hits are many, read from the database in one query.
         self._read_ahead = read_ahead.ReadAhead()
-        self.writer = _Writer(self.write_engine, self._own_entries, self._own_results, self._read_ahead)
-        # Cache lookups are on the hot path of every cached task: a plain sqlite3 connection per thread,
-        # in autocommit mode, costs one statement per lookup instead of three through a pool.
-        self._database_path = sa.engine.make_url(url).database
-        self._lookups = threading.local()
+        self.writer = _Writer(
+            connect(self.path, WRITER_CACHED_STATEMENTS), self.path + "-wal", self._own_entries, self._own_results, self._read_ahead
+        )
         self._limited_tags = limits.LimitedTags()
 
     @classmethod
     def from_settings(cls, settings: Any) -> SQLiteStore:
         url = settings.resolved_database_url
-        database = sa.engine.make_url(url).database
-        if database and database != ":memory:":
-            setting = "HEADWATER_DATABASE_URL" if settings.database_url else "HEADWATER_HOME"
-            path = Path(database).expanduser().resolve()
-            _open_folder(path.parent, setting)
-            try:
-                # Created by us, readable by its owner alone (SQLite gives its -wal and -shm files the same mode).
-                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
-            except FileExistsError:
-                pass
-            except OSError as exc:
-                raise StoreError(f"Cannot create the database {path} ({exc.strerror}). Set {setting} to a folder you can write to.") from None
+        setting = "HEADWATER_DATABASE_URL" if settings.database_url else "HEADWATER_HOME"
+        path = Path(database_path(url)).expanduser().resolve()
+        _open_folder(path.parent, setting)
+        try:
+            # Created by us, readable by its owner alone (SQLite gives its -wal and -shm files the same mode).
+            os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+        except FileExistsError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"Cannot create the database {path} ({exc.strerror}). Set {setting} to a folder you can write to.") from None
         storage = settings.resolved_storage_path
         _open_folder(storage, "HEADWATER_LOCAL_STORAGE_PATH" if settings.local_storage_path else "HEADWATER_HOME")
         return cls(url, storage)
 
+    def _connection(self) -> sqlite3.Connection:
+        """This thread's connection to the database."""
+        conn = getattr(self._connections, "conn", None)
+        if conn is None:
+            conn = self._connections.conn = connect(self.path)
+        return conn
+
     def _ensure_schema(self) -> None:
         try:
-            with self.write_engine.begin() as conn:
-                schema.meta.create(conn, checkfirst=True)
-                found = conn.execute(sa.select(schema.meta.c.value).where(schema.meta.c.key == "schema_version")).scalar()
-                if found is None:
-                    schema.metadata.create_all(conn)
-                    conn.execute(schema.meta.insert(), {"key": "schema_version", "value": str(schema.SCHEMA_VERSION)})
-                elif int(found) > schema.SCHEMA_VERSION:
-                    raise StoreError(
-                        f"The database {self.url} was written by a newer headwater (schema {found}; this one knows "
-                        f"{schema.SCHEMA_VERSION}). Upgrade headwater, or point HEADWATER_DATABASE_URL at another database."
-                    )
-                elif int(found) < schema.SCHEMA_VERSION:
-                    schema.upgrade(conn, int(found))  # in the same transaction as the version it records
-                    conn.execute(
-                        schema.meta.update().where(schema.meta.c.key == "schema_version"),
-                        {"value": str(schema.SCHEMA_VERSION)},
-                    )
-                    logger.info("Upgraded the database %s from schema %s to %s.", self.url, found, schema.SCHEMA_VERSION)
-        except sa.exc.DatabaseError as exc:
-            if isinstance(exc.orig, sqlite3.DatabaseError) and "not a database" in str(exc.orig):
+            conn = self._connection()
+            found = _schema_version(conn)
+            if found is None or found < schema.SCHEMA_VERSION:
+                with transaction(conn):
+                    found = _schema_version(conn)  # again, under the write lock: another process may have just done it
+                    if found is None:
+                        schema.create(conn)
+                    elif found < schema.SCHEMA_VERSION:
+                        schema.upgrade(conn, found)  # in the same transaction as the version it records
+                        logger.info("Upgraded the database %s from schema %s to %s.", self.url, found, schema.SCHEMA_VERSION)
+        except sqlite3.DatabaseError as exc:
+            self._connections.conn = None
+            if "not a database" in str(exc):
                 raise StoreError(
                     f"{self.url} is not a SQLite database. Move the file away, or point HEADWATER_DATABASE_URL "
                     "(or HEADWATER_HOME) somewhere else."
                 ) from None
-            raise StoreError(f"Cannot open the database {self.url}: {exc.orig}") from None
+            raise StoreError(f"Cannot open the database {self.url}: {exc}") from None
+        if found is not None and found > schema.SCHEMA_VERSION:
+            raise StoreError(
+                f"The database {self.url} was written by a newer headwater (schema {found}; this one knows "
+                f"{schema.SCHEMA_VERSION}). Upgrade headwater, or point HEADWATER_DATABASE_URL at another database."
+            )
 
     def mark_crashed_runs(self) -> int:
         """Record as Crashed every unfinished run on this host whose process is gone; return how many.
@@ -465,26 +437,26 @@ class SQLiteStore(Store):
 
         host = current_process().host
         unfinished = "state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')"
-        with self.read_engine.connect() as conn:
-            candidates = conn.exec_driver_sql(
-                f"SELECT 'flow_runs', id, pid, process_token FROM flow_runs WHERE host = ? AND {unfinished} "
-                f"UNION ALL SELECT 'task_runs', id, pid, process_token FROM task_runs WHERE host = ? AND {unfinished}",
-                (host, host),
-            ).all()
+        conn = self._connection()
+        candidates = conn.execute(
+            f"SELECT 'flow_runs', id, pid, process_token FROM flow_runs WHERE host = ? AND {unfinished} "
+            f"UNION ALL SELECT 'task_runs', id, pid, process_token FROM task_runs WHERE host = ? AND {unfinished}",
+            (host, host),
+        ).fetchall()
         dead = [(table, run_id, pid) for table, run_id, pid, token in candidates if is_alive(host, pid, token) is False]
         if not dead:
             return 0
         now = _dt.datetime.now(_dt.timezone.utc).isoformat()
-        with self.write_engine.begin() as conn:
+        with transaction(conn):
             for table, run_id, pid in dead:
                 message = f"The process that ran it (pid {pid} on {host}) is gone: it was killed or crashed."
-                updated = conn.exec_driver_sql(
+                updated = conn.execute(
                     f"UPDATE {table} SET state_type = 'CRASHED', state_name = 'Crashed', state_message = ?, "
                     f"state_timestamp = ?, state_storage_key = NULL, end_time = ? WHERE id = ? AND {unfinished}",
                     (message, now, now, run_id),
                 ).rowcount
                 if updated:  # another process may have swept it a moment ago
-                    conn.exec_driver_sql(
+                    conn.execute(
                         "INSERT INTO states (run_id, type, name, message, timestamp, storage_key) "
                         "VALUES (?, 'CRASHED', 'Crashed', ?, ?, NULL)",
                         (run_id, message, now),
@@ -519,11 +491,11 @@ class SQLiteStore(Store):
         own = self._own_entries.get(key)
         if own is not None:
             return own
-        ahead = self._read_ahead.get(key, self._lookup_connection)
+        ahead = self._read_ahead.get(key, self._connection)
         if ahead is not None:
             return ahead
         # One statement for the entry and, when it is kept inline, its payload: a cache hit is one lookup.
-        conn = self._lookup_connection()
+        conn = self._connection()
         row = conn.execute(
             "SELECT c.storage_key, c.task_run_id, c.created, c.expiration, r.payload, c.task_key FROM cache_entries c "
             "LEFT JOIN results r ON r.storage_key = c.storage_key WHERE c.key = ?",
@@ -533,18 +505,7 @@ class SQLiteStore(Store):
             return None
         payload = bytes(row[4]) if row[4] is not None else None
         self._read_ahead.found(conn, row[5])
-        return CacheEntry(key, row[0], row[1], _from_iso(row[2]), _from_iso(row[3]), payload, row[5])
-
-    def _lookup_connection(self) -> Any:
-        conn = getattr(self._lookups, "conn", None)
-        if conn is None:
-            if not self._database_path or self._database_path == ":memory:":
-                conn = self.read_engine.raw_connection()  # one shared in-memory database: go through the pool
-            else:
-                conn = sqlite3.connect(self._database_path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False)
-                conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")  # it writes too (concurrency slots)
-            self._lookups.conn = conn
-        return conn
+        return CacheEntry(key, row[0], row[1], _moment(row[2]), _from_iso(row[3]), payload, row[5])
 
     def write_result(self, storage_key: str, payload: bytes) -> None:
         if len(payload) > INLINE_RESULT_LIMIT:
@@ -560,7 +521,7 @@ class SQLiteStore(Store):
         own = self._own_results.get(storage_key)
         if own is not None:
             return own
-        row = self._lookup_connection().execute("SELECT payload FROM results WHERE storage_key = ?", (storage_key,)).fetchone()
+        row = self._connection().execute("SELECT payload FROM results WHERE storage_key = ?", (storage_key,)).fetchone()
         if row is not None:
             return bytes(row[0])
         return self.files.read(storage_key)
@@ -570,53 +531,51 @@ class SQLiteStore(Store):
 
     def close(self) -> None:
         self.writer.close()
-        self.write_engine.dispose()
-        self.read_engine.dispose()
 
     # -- tag concurrency limits --------------------------------------------------------------
     def acquire_concurrency_slots(self, run: Any) -> Any:
-        conn = self._lookup_connection()
+        conn = self._connection()
         if not self._limited_tags.any_limited(conn, run.tags):
             return ()
         return limits.acquire(conn, run)
 
     def release_concurrency_slots(self, run_id: str) -> None:
-        limits.release(self._lookup_connection(), run_id)
+        limits.release(self._connection(), run_id)
 
     def set_concurrency_limit(self, tag: str, limit: int) -> None:
-        limits.set_limit(self._lookup_connection(), tag, limit)
+        limits.set_limit(self._connection(), tag, limit)
         self._limited_tags.forget()
 
     def read_concurrency_limits(self, tag: Optional[str] = None) -> list[Any]:
-        return limits.read_limits(self._lookup_connection(), tag)
+        return limits.read_limits(self._connection(), tag)
 
     def delete_concurrency_limit(self, tag: str) -> bool:
-        deleted = limits.delete_limit(self._lookup_connection(), tag)
+        deleted = limits.delete_limit(self._connection(), tag)
         self._limited_tags.forget()
         return deleted
 
     # -- reads -------------------------------------------------------------------------------
-    def _reading(self) -> sa.Connection:
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        """This thread's connection, in a transaction that reads the database as of one moment, this process's writes in."""
         self.flush()
-        return self.read_engine.connect()
+        with transaction(self._connection(), write=False) as conn:
+            yield conn
 
     def read_flow_runs(self, flow_name: Optional[str] = None, limit: int = 100) -> list[FlowRunRecord]:
-        table = schema.flow_runs
-        query = sa.select(table).order_by(table.c.created.desc()).limit(limit)
-        if flow_name is not None:
-            query = query.where(table.c.flow_name == flow_name)
+        where, args = ("WHERE flow_name = ? ", (flow_name,)) if flow_name is not None else ("", ())
         with self._reading() as conn:
-            return [_flow_record(row) for row in conn.execute(query)]
+            rows = _named_rows(conn, f"SELECT * FROM flow_runs {where}ORDER BY created DESC LIMIT ?", (*args, limit))
+        return [_flow_record(row) for row in rows]
 
     def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
-        table = schema.flow_runs
+        escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._reading() as conn:
-            rows = conn.execute(sa.select(table).where(table.c.id == run_id)).all()
+            rows = _named_rows(conn, "SELECT * FROM flow_runs WHERE id = ?", (run_id,))
+            if not rows:  # a prefix of an id, then a run's name (its newest run)
+                rows = _named_rows(conn, "SELECT * FROM flow_runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (escaped + "%",))
             if not rows:
-                escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-                rows = conn.execute(sa.select(table).where(table.c.id.like(escaped + "%", escape="\\")).limit(2)).all()
-            if not rows:
-                rows = conn.execute(sa.select(table).where(table.c.name == run_id).order_by(table.c.created.desc()).limit(2)).all()
+                rows = _named_rows(conn, "SELECT * FROM flow_runs WHERE name = ? ORDER BY created DESC LIMIT 2", (run_id,))
         if len(rows) != 1:
             if len(rows) > 1:
                 raise LookupError(f"{run_id!r} matches more than one flow run; give more of its id")
@@ -624,40 +583,39 @@ class SQLiteStore(Store):
         return _flow_record(rows[0])
 
     def read_task_runs(self, flow_run_id: Optional[str] = None, limit: int = 10_000) -> list[TaskRunRecord]:
-        table = schema.task_runs
-        query = sa.select(table).order_by(table.c.created, table.c.name).limit(limit)
-        if flow_run_id is not None:
-            query = query.where(table.c.flow_run_id == flow_run_id)
+        where, args = ("WHERE flow_run_id = ? ", (flow_run_id,)) if flow_run_id is not None else ("", ())
         with self._reading() as conn:
-            return [_task_record(row) for row in conn.execute(query)]
+            rows = _named_rows(conn, f"SELECT * FROM task_runs {where}ORDER BY created, name LIMIT ?", (*args, limit))
+        return [_task_record(row) for row in rows]
 
     def read_state_history(self, run_id: str) -> list[StateRecord]:
-        table = schema.states
         with self._reading() as conn:
-            rows = conn.execute(sa.select(table).where(table.c.run_id == run_id).order_by(table.c.id)).all()
+            rows = conn.execute(
+                "SELECT type, name, message, timestamp, storage_key FROM states WHERE run_id = ? ORDER BY id", (run_id,)
+            ).fetchall()
         return [
-            StateRecord(type=row.type, name=row.name, message=row.message, timestamp=_from_iso(row.timestamp), storage_key=row.storage_key)
-            for row in rows
+            StateRecord(type=kind, name=name, message=message, timestamp=_moment(moment), storage_key=storage_key)
+            for kind, name, message, moment, storage_key in rows
         ]
 
     def clear_cache(self, key: Optional[str] = None, expired_only: bool = False) -> int:
         self.flush()
-        table = schema.cache_entries
-        query = sa.delete(table)
+        args: tuple[Any, ...]
+        where, args = "", ()
         if key is not None:
-            query = query.where(table.c.key == key)
+            where, args = " WHERE key = ?", (key,)
             self._own_entries.pop(key, None)
         elif expired_only:
             now = _dt.datetime.now(_dt.timezone.utc).timestamp()
-            query = query.where(table.c.expiration_epoch.is_not(None), table.c.expiration_epoch <= now)
+            where, args = " WHERE expiration_epoch IS NOT NULL AND expiration_epoch <= ?", (now,)
             for stale in [k for k, e in self._own_entries.items() if e.expiration is not None and e.expiration.timestamp() <= now]:
                 self._own_entries.pop(stale, None)
         else:
             self._own_entries.clear()
-        with self.write_engine.begin() as conn:
-            deleted = conn.execute(query).rowcount
+        with transaction(self._connection()) as conn:
+            deleted = conn.execute(f"DELETE FROM cache_entries{where}", args).rowcount
             if deleted:  # processes that read entries ahead drop them
-                conn.exec_driver_sql(read_ahead.BUMP_GENERATION)
+                conn.execute(read_ahead.BUMP_GENERATION)
         self._read_ahead.clear()
         return deleted
 
@@ -667,24 +625,25 @@ class SQLiteStore(Store):
 
     def read_logs(self, flow_run_id: str, min_level: int = 0, after_id: int = 0, limit: int = 10_000) -> list[LogLineRecord]:
         with self._reading() as conn:
-            found = conn.exec_driver_sql(_TOP_LEVEL_OF, (flow_run_id,)).first()
+            found = conn.execute(_TOP_LEVEL_OF, (flow_run_id,)).fetchone()
             if found is None:
                 return []
             top, missing_parent = found
             # Every line under a top-level flow run carries its id: one range of an index. A subflow's
             # lines are the part of its top-level run's range that its own runs logged.
+            ids: tuple[str, ...]
             if top == flow_run_id:
                 which, ids = "l.flow_run_id = ?", (flow_run_id,)
             elif missing_parent is None:
                 which, ids = f"l.flow_run_id = ? AND l.run_id IN ({_RUNS_UNDER})", (top, flow_run_id)
             else:  # its top-level run was deleted by hand: a scan of the lines
                 which, ids = f"l.run_id IN ({_RUNS_UNDER})", (flow_run_id,)
-            rows = conn.exec_driver_sql(
+            rows = conn.execute(
                 "SELECT l.id, l.run_id, l.flow_run_id, COALESCE(t.name, f.name), l.level, l.logger, l.timestamp, l.message "
                 "FROM logs l LEFT JOIN task_runs t ON t.id = l.run_id LEFT JOIN flow_runs f ON f.id = l.run_id "
                 f"WHERE {which} AND l.id > ? AND l.level >= ? ORDER BY l.id LIMIT ?",
                 (*ids, after_id, min_level, limit),
-            ).all()
+            ).fetchall()
         return [
             LogLineRecord(
                 id=row[0], run_id=row[1], flow_run_id=row[2], run_name=row[3], level=row[4], logger=row[5],
@@ -695,15 +654,15 @@ class SQLiteStore(Store):
 
     def read_cache_entries(self, limit: int = 1_000) -> list[CacheEntryRecord]:
         with self._reading() as conn:
-            rows = conn.exec_driver_sql(
+            rows = conn.execute(
                 "SELECT c.key, c.storage_key, c.task_run_id, t.task_name, c.created, c.expiration, length(r.payload) "
                 "FROM cache_entries c LEFT JOIN task_runs t ON t.id = c.task_run_id "
                 "LEFT JOIN results r ON r.storage_key = c.storage_key ORDER BY c.created DESC LIMIT ?",
                 (limit,),
-            ).all()
+            ).fetchall()
         return [
             CacheEntryRecord(
-                key=row[0], storage_key=row[1], task_run_id=row[2], task_name=row[3], created=_from_iso(row[4]),
+                key=row[0], storage_key=row[1], task_run_id=row[2], task_name=row[3], created=_moment(row[4]),
                 expiration=_from_iso(row[5]), payload_size=row[6] if row[6] is not None else self._file_size(row[1]),
             )
             for row in rows
@@ -719,19 +678,19 @@ class SQLiteStore(Store):
     def delete_flow_runs(self, run_ids: Sequence[str]) -> DeletedRuns:
         self.flush()
         doomed = "(SELECT id FROM deleting)"
-        with self.write_engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TEMP TABLE IF NOT EXISTS deleting (id TEXT PRIMARY KEY)")
-            conn.exec_driver_sql("DELETE FROM deleting")
+        with transaction(self._connection()) as conn:
+            conn.execute("CREATE TEMP TABLE IF NOT EXISTS deleting (id TEXT PRIMARY KEY)")
+            conn.execute("DELETE FROM deleting")
             for run_id in dict.fromkeys(run_ids):
-                conn.exec_driver_sql(f"INSERT OR IGNORE INTO deleting (id) {_RUNS_UNDER}", (run_id,))
+                conn.execute(f"INSERT OR IGNORE INTO deleting (id) {_RUNS_UNDER}", (run_id,))
             payload_keys = self._unshared_payloads(conn, doomed)
             payloads = sum(
-                conn.exec_driver_sql("DELETE FROM results WHERE storage_key = ?", (key,)).rowcount for key in payload_keys
+                conn.execute("DELETE FROM results WHERE storage_key = ?", (key,)).rowcount for key in payload_keys
             )
             # Lines are found through the top-level flow run they carry (logs has no index on run_id).
-            tops = {conn.exec_driver_sql(_TOP_LEVEL_OF, (run_id,)).first() for run_id in dict.fromkeys(run_ids)}
+            tops = {conn.execute(_TOP_LEVEL_OF, (run_id,)).fetchone() for run_id in dict.fromkeys(run_ids)}
             log_lines = sum(
-                conn.exec_driver_sql(
+                conn.execute(
                     f"DELETE FROM logs WHERE flow_run_id = ? AND run_id IN {doomed}"
                     if top[1] is None else f"DELETE FROM logs WHERE run_id IN {doomed}",  # no top-level run: a scan
                     (top[0],) if top[1] is None else (),
@@ -739,10 +698,10 @@ class SQLiteStore(Store):
                 for top in tops
                 if top is not None
             )
-            states = conn.exec_driver_sql(f"DELETE FROM states WHERE run_id IN {doomed}").rowcount
-            task_runs = conn.exec_driver_sql(f"DELETE FROM task_runs WHERE id IN {doomed}").rowcount
-            flow_runs = conn.exec_driver_sql(f"DELETE FROM flow_runs WHERE id IN {doomed}").rowcount
-            conn.exec_driver_sql("DELETE FROM deleting")
+            states = conn.execute(f"DELETE FROM states WHERE run_id IN {doomed}").rowcount
+            task_runs = conn.execute(f"DELETE FROM task_runs WHERE id IN {doomed}").rowcount
+            flow_runs = conn.execute(f"DELETE FROM flow_runs WHERE id IN {doomed}").rowcount
+            conn.execute("DELETE FROM deleting")
         # Large payloads are files: removed once the rows are gone, so a failed commit leaves them.
         for key in payload_keys:
             self._own_results.pop(key, None)
@@ -757,10 +716,10 @@ class SQLiteStore(Store):
         return DeletedRuns(flow_runs, task_runs, states, log_lines, payloads)
 
     @staticmethod
-    def _unshared_payloads(conn: sa.Connection, doomed: str) -> list[str]:
+    def _unshared_payloads(conn: sqlite3.Connection, doomed: str) -> list[str]:
         """Storage keys of the doomed runs' results that no cache entry, and no run that stays, points at."""
         keys = [
-            row[0] for row in conn.exec_driver_sql(
+            row[0] for row in conn.execute(
                 f"SELECT DISTINCT storage_key FROM states WHERE run_id IN {doomed} AND storage_key IS NOT NULL "
                 "AND storage_key NOT IN (SELECT storage_key FROM cache_entries)"
             )
@@ -769,7 +728,7 @@ class SQLiteStore(Store):
             return []
         # A cache hit of a run that stays may point at a doomed run's result (one scan of the states; deleting is rare).
         kept = {
-            row[0] for row in conn.exec_driver_sql(
+            row[0] for row in conn.execute(
                 f"SELECT DISTINCT storage_key FROM states WHERE storage_key IS NOT NULL AND run_id NOT IN {doomed}"
             )
         }
@@ -792,29 +751,47 @@ _RUNS_UNDER = (
 )
 
 
-def _state_of(row: Any) -> Optional[StateRecord]:
-    if row.state_type is None:
+def _schema_version(conn: sqlite3.Connection) -> Optional[int]:
+    """The schema version the database records, or None for a database without one (a new one)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row is not None else None
+
+
+def _named_rows(conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
+    """The rows of a query, their columns read by name (the record readers take whole run rows)."""
+    cursor = conn.cursor()
+    cursor.row_factory = sqlite3.Row
+    return cursor.execute(sql, args).fetchall()
+
+
+def _state_of(row: sqlite3.Row) -> Optional[StateRecord]:
+    if row["state_type"] is None:
         return None
     return StateRecord(
-        type=row.state_type, name=row.state_name, message=row.state_message,
-        timestamp=_from_iso(row.state_timestamp), storage_key=row.state_storage_key,
+        type=row["state_type"], name=row["state_name"], message=row["state_message"],
+        timestamp=_moment(row["state_timestamp"]), storage_key=row["state_storage_key"],
     )
 
 
-def _common(row: Any) -> dict[str, Any]:
+def _common(row: sqlite3.Row) -> dict[str, Any]:
     return dict(
-        id=row.id, name=row.name, state=_state_of(row), parameters=json.loads(row.parameters), tags=json.loads(row.tags),
-        start_time=_from_iso(row.start_time), end_time=_from_iso(row.end_time), created=_from_iso(row.created),
-        run_count=row.run_count,
+        id=row["id"], name=row["name"], state=_state_of(row), parameters=json.loads(row["parameters"]),
+        tags=json.loads(row["tags"]), start_time=_from_iso(row["start_time"]), end_time=_from_iso(row["end_time"]),
+        created=_from_iso(row["created"]), run_count=row["run_count"],
     )
 
 
-def _flow_record(row: Any) -> FlowRunRecord:
+def _flow_record(row: sqlite3.Row) -> FlowRunRecord:
     return FlowRunRecord(
-        **_common(row), flow_name=row.flow_name, flow_version=row.flow_version,
-        parent_flow_run_id=row.parent_flow_run_id, parent_task_run_id=row.parent_task_run_id,
+        **_common(row), flow_name=row["flow_name"], flow_version=row["flow_version"],
+        parent_flow_run_id=row["parent_flow_run_id"], parent_task_run_id=row["parent_task_run_id"],
     )
 
 
-def _task_record(row: Any) -> TaskRunRecord:
-    return TaskRunRecord(**_common(row), task_name=row.task_name, task_key=row.task_key, flow_run_id=row.flow_run_id, cache_key=row.cache_key)
+def _task_record(row: sqlite3.Row) -> TaskRunRecord:
+    return TaskRunRecord(
+        **_common(row), task_name=row["task_name"], task_key=row["task_key"], flow_run_id=row["flow_run_id"],
+        cache_key=row["cache_key"],
+    )
