@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import random
+import time
 from typing import Any
 
 from .processes import current_process
@@ -22,15 +23,19 @@ _ids = random.Random(os.urandom(32))
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 
-
-# The bits that make 128 random bits a version-4 UUID (RFC 4122: version 4, variant 10).
-_UUID4_BITS = (0x4000 << 64) | (0x8000 << 48)
-_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_VARIANT = 0b10 << 62  # RFC 9562's variant, above the 62 random bits
 
 
 def new_run_id() -> str:
-    """A random version-4 UUID as text: what ``str(uuid.UUID(int=..., version=4))`` gives, in a quarter of the time."""
-    digits = "%032x" % (_ids.getrandbits(128) & _UUID4_CLEAR | _UUID4_BITS)
+    """A version-7 UUID (RFC 9562) as text: the time in milliseconds, then in 1/4096 of one, then 62 random bits.
+
+    Ids made one after the other sort in that order, so the store's indexes on run ids grow at
+    their ends: a batch of run records then touches a few pages of each, where random (version-4)
+    ids touched one page a row (the writer's inserts of state rows took twice the time).
+    """
+    ns = time.time_ns()
+    ms, within = divmod(ns, 1_000_000)
+    digits = "%012x%04x%016x" % (ms, 0x7000 | within * 4096 // 1_000_000, _VARIANT | _ids.getrandbits(62))
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
 
 
