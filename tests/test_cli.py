@@ -177,7 +177,8 @@ def test_runs_ls_table_newest_first(runs):
     header = out.splitlines()[0].split()
     assert header == ["ID", "NAME", "FLOW", "STATE", "START", "DURATION"]
     rows = table_rows(out)
-    assert [row[0] for row in rows] == [runs[k].id[:8] for k in ("broken", "etl_cached", "etl_first")]
+    # The end of each id: the random part (the start is the time, the same for runs of the same minute).
+    assert [row[0] for row in rows] == [runs[k].id[-8:] for k in ("broken", "etl_cached", "etl_first")]
     assert [row[1] for row in rows] == [runs[k].name for k in ("broken", "etl_cached", "etl_first")]
     assert [row[2] for row in rows] == ["cli-broken", "cli-etl", "cli-etl"]
     assert [row[3] for row in rows] == ["Failed", "Completed", "Completed"]
@@ -293,9 +294,21 @@ def test_runs_inspect_by_full_id(runs):
     assert "Retry 1 of 1" in flaky_block
 
 
-def test_runs_inspect_by_prefix_shows_the_cache_hit(runs):
+def test_runs_inspect_by_the_listed_short_id_or_the_start_of_the_id(runs):
     record = runs["etl_cached"]
-    out = ok("runs", "inspect", record.id[:8])
+    listed = [row[0] for row in table_rows(ok("runs", "ls")) if row[1] == record.name]
+    assert record.id in ok("runs", "inspect", *listed)
+    assert record.id in ok("runs", "inspect", record.id[:-4])
+    # The runs were made moments apart: their ids start alike.
+    shared = os.path.commonprefix([run.id for run in runs.values()])
+    assert len(shared) >= 4
+    result = headwater("runs", "inspect", shared)
+    assert result.returncode == 1 and f"'{shared}' matches more than one flow run; give more of its id" in result.stderr
+
+
+def test_runs_inspect_by_short_id_shows_the_cache_hit(runs):
+    record = runs["etl_cached"]
+    out = ok("runs", "inspect", record.id[-8:])
     assert record.id in out
     block = _task_block(out, "double")
     assert block.splitlines()[0].split()[1] == "Cached"

@@ -192,6 +192,22 @@ def test_database_url_setting_moves_the_database(tmp_path, monkeypatch, headwate
     assert len(get_client().read_flow_runs()) == 1
 
 
+def test_a_flow_run_is_found_by_the_start_or_the_end_of_its_id(headwater_home):
+    from headwater.exceptions import AmbiguousRunId
+
+    _run_any_flow()
+    _run_any_flow()
+    client = get_client()
+    second, first = [run.id for run in client.read_flow_runs()]
+    for run_id in (first, second):
+        assert client.read_flow_run(run_id[-8:]).id == run_id
+        assert client.read_flow_run(run_id[:-3]).id == run_id
+    shared = os.path.commonprefix([first, second])
+    with pytest.raises(AmbiguousRunId, match="matches more than one flow run"):
+        client.read_flow_run(shared)
+    assert client.read_flow_run("0123abcd") is None
+
+
 def test_a_relative_database_url_is_relative_to_the_working_folder(tmp_path, monkeypatch, headwater_home):
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HEADWATER_DATABASE_URL", "sqlite:///here/runs.db")

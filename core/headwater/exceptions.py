@@ -57,6 +57,10 @@ class StoreError(HeadwaterError):
     """The store cannot be opened or used; the message says why and what to do."""
 
 
+class AmbiguousRunId(HeadwaterError, LookupError):
+    """A run was asked for by a part of its id that more than one run's id has."""
+
+
 class TerminationSignal(SystemExit):
     """Raised in the main thread when SIGTERM arrives during a top-level flow run, as Ctrl-C raises KeyboardInterrupt.
 

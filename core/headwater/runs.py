@@ -15,7 +15,7 @@ from typing import Any
 from .processes import current_process
 from .states import State
 
-__all__ = ["FlowRun", "TaskRun", "new_run_id"]
+__all__ = ["FlowRun", "TaskRun", "new_run_id", "short_run_id"]
 
 # uuid4() asks the kernel for randomness on every call (about 20 µs in some sandboxes);
 # a generator seeded from the kernel once per process, and again after fork, is as unique.
@@ -37,6 +37,14 @@ def new_run_id() -> str:
     ms, within = divmod(ns, 1_000_000)
     digits = "%012x%04x%016x" % (ms, 0x7000 | within * 4096 // 1_000_000, _VARIANT | _ids.getrandbits(62))
     return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+def short_run_id(run_id: str) -> str:
+    """The few characters that tell a run from the others in a listing: the end of its id, which is random.
+
+    (Its start is the time the run was made, the same for every run of the same minute.)
+    """
+    return run_id[-8:]
 
 
 class _Run:

@@ -146,7 +146,12 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
-        """One flow run by id (or unique id prefix, or name), or ``None``."""
+        """One flow run by id, or ``None``.
+
+        ``run_id`` may also be the start or the end of an id (``short_run_id`` gives its last eight
+        characters, what listings show), or a run's name (its newest run). Raise
+        :class:`~headwater.exceptions.AmbiguousRunId` if a part of an id matches more than one run.
+        """
 
     @abc.abstractmethod
     def read_task_runs(self, flow_run_id: Optional[str] = None, limit: int = 10_000) -> list[TaskRunRecord]:

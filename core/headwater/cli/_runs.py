@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import click
 
+from ..exceptions import AmbiguousRunId
+from ..runs import short_run_id
 from . import _output as out
 from ._store import open_client
 
@@ -99,7 +101,7 @@ def runs_ls(flow: Optional[str], states: tuple[str, ...], since: Optional[_dt.da
             click.echo("No flow runs yet. Run a flow, then try again.")
         return
     rows = [
-        [r.id[:8], r.name, r.flow_name, r.state_name or "-", out.local_time(r.start_time), _run_duration(r)]
+        [short_run_id(r.id), r.name, r.flow_name, r.state_name or "-", out.local_time(r.start_time), _run_duration(r)]
         for r in records
     ]
 
@@ -155,11 +157,11 @@ def _print_history(history: Sequence[StateRecord], indent: str) -> None:
 
 def _lookup(client: Client, run: str) -> FlowRunRecord:
     if not run.strip():
-        raise click.BadParameter("give a flow run id, id prefix or name", param_hint="RUN")
+        raise click.BadParameter("give a flow run's id, the start or end of one, or a run's name", param_hint="RUN")
     try:
         record = client.read_flow_run(run)
-    except LookupError as exc:
-        raise click.ClickException(str(exc.args[0]) if exc.args else f"{run!r} matches more than one flow run") from None
+    except AmbiguousRunId as exc:
+        raise click.ClickException(str(exc)) from None
     if record is None:
         raise click.ClickException(f"No flow run matches {run!r}. List runs with `headwater runs ls`.")
     return record
@@ -266,7 +268,7 @@ def _print_line(line: Any, as_json: bool) -> None:
     first, *rest = line.message.splitlines() or [""]
     click.echo(
         f"{out.local_time(line.timestamp, precise=True)}  {click.style(level_text, fg=colour) if colour else level_text}"
-        f"  {click.style(line.run_name or line.run_id[:8], bold=True)}  {first}"
+        f"  {click.style(line.run_name or short_run_id(line.run_id), bold=True)}  {first}"
     )
     for more in rest:  # a traceback's lines, indented under the line they belong to
         click.echo(f"    {more}")

@@ -33,6 +33,9 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 import pytest
 
+from headwater.exceptions import AmbiguousRunId
+from headwater.runs import short_run_id
+
 if TYPE_CHECKING:
     from headwater.client import Client
     from headwater.records import FlowRunRecord, StateRecord
@@ -167,10 +170,10 @@ def _run_id(run: Any, client: Client) -> tuple[str, str]:
     if isinstance(run, str):
         try:
             record = client.read_flow_run(run)
-        except LookupError as exc:
+        except AmbiguousRunId as exc:
             raise AssertionError(str(exc)) from None
         if record is not None:
-            return record.id, f"flow run {record.name!r} of flow {record.flow_name!r} ({record.id[:8]})"
+            return record.id, f"flow run {record.name!r} of flow {record.flow_name!r} ({short_run_id(record.id)})"
         return run, f"run {run!r}"  # a task run's full id
     if isinstance(getattr(run, "task_run_id", None), str):  # a HeadwaterFuture: its task run
         run = run.task_run
@@ -179,9 +182,9 @@ def _run_id(run: Any, client: Client) -> tuple[str, str]:
         raise TypeError(f"expected a run id, a run name, a flow or task run (or its record) or a future; got {run!r}")
     name = getattr(run, "name", None)
     if hasattr(run, "flow_name"):
-        return run_id, f"flow run {name!r} of flow {run.flow_name!r} ({run_id[:8]})"
+        return run_id, f"flow run {name!r} of flow {run.flow_name!r} ({short_run_id(run_id)})"
     if hasattr(run, "task_name"):
-        return run_id, f"task run {name!r} of task {run.task_name!r} ({run_id[:8]})"
+        return run_id, f"task run {name!r} of task {run.task_name!r} ({short_run_id(run_id)})"
     return run_id, f"run {name or run_id!r}"
 
 

@@ -25,7 +25,7 @@ import threading
 from pathlib import Path
 from typing import Any, Iterator, Optional, Sequence
 
-from headwater.exceptions import StoreError
+from headwater.exceptions import AmbiguousRunId, StoreError
 from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 from headwater.stores import CacheEntry, DeletedRuns, Store
 
@@ -572,13 +572,16 @@ class SQLiteStore(Store):
         escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._reading() as conn:
             rows = _named_rows(conn, "SELECT * FROM flow_runs WHERE id = ?", (run_id,))
-            if not rows:  # a prefix of an id, then a run's name (its newest run)
-                rows = _named_rows(conn, "SELECT * FROM flow_runs WHERE id LIKE ? ESCAPE '\\' LIMIT 2", (escaped + "%",))
+            if not rows:  # the start or the end of an id, then a run's name (its newest run)
+                rows = _named_rows(
+                    conn, "SELECT * FROM flow_runs WHERE id LIKE ? ESCAPE '\\' OR id LIKE ? ESCAPE '\\' LIMIT 2",
+                    (escaped + "%", "%" + escaped),
+                )
             if not rows:
                 rows = _named_rows(conn, "SELECT * FROM flow_runs WHERE name = ? ORDER BY created DESC LIMIT 2", (run_id,))
         if len(rows) != 1:
             if len(rows) > 1:
-                raise LookupError(f"{run_id!r} matches more than one flow run; give more of its id")
+                raise AmbiguousRunId(f"{run_id!r} matches more than one flow run; give more of its id")
             return None
         return _flow_record(rows[0])
 

@@ -20,6 +20,7 @@ import json
 import threading
 from typing import Any, Optional
 
+from headwater.exceptions import AmbiguousRunId
 from headwater.records import FlowRunRecord, StateRecord, TaskRunRecord
 from headwater.stores import CacheEntry, Store
 
@@ -93,9 +94,10 @@ class MemoryStore(Store):
         with self._lock:
             runs = list(self._flow_runs.values())
         exact = [run for run in runs if run.id == run_id]
-        found = exact or [run for run in runs if run.id.startswith(run_id)] or [run for run in runs if run.name == run_id]
+        part = [run for run in runs if run.id.startswith(run_id) or run.id.endswith(run_id)]
+        found = exact or part or [run for run in runs if run.name == run_id]
         if len(found) > 1:
-            raise LookupError(f"{run_id!r} matches more than one flow run; give more of its id")
+            raise AmbiguousRunId(f"{run_id!r} matches more than one flow run; give more of its id")
         return found[0] if found else None
 
     def read_task_runs(self, flow_run_id: Optional[str] = None, limit: int = 10_000) -> list[TaskRunRecord]:
