@@ -276,3 +276,48 @@ def test_run_ids_are_version_7_uuids_in_the_order_they_were_made():
         ones |= value
         zeros |= ~value & ((1 << 62) - 1)
     assert ones == zeros == (1 << 62) - 1
+
+
+def test_a_future_lets_go_of_its_engine_once_its_run_is_over(headwater_home):
+    # A flow that keeps many futures (all of them, on the Sequential runner) keeps them for the
+    # garbage collector to walk: a finished one holds its run, not its engine, logger and context.
+    import gc
+    import threading
+
+    from headwater.task_engine import TaskRunEngine
+    from headwater.task_runners import ConcurrentTaskRunner, SequentialTaskRunner
+
+    def engines_held(future):
+        return [r for r in gc.get_referents(future) if isinstance(r, TaskRunEngine)]
+
+    @task
+    def quick(x):
+        return x
+
+    @flow(task_runner=SequentialTaskRunner())
+    def sequential():
+        future = quick.submit(1)
+        return future.done(), len(engines_held(future)), future.result(), future.cancel_run("too late")
+
+    assert sequential() == (True, 0, 1, False)
+
+    release = threading.Event()
+
+    @task
+    def slow():
+        release.wait(10)
+        return 1
+
+    seen = []
+
+    @flow(task_runner=ConcurrentTaskRunner())
+    def concurrent():
+        future = slow.submit()
+        try:  # still running: the engine is what cancels it
+            seen.extend([len(engines_held(future)), future.cancel_run("stop")])
+        finally:
+            release.set()
+        seen.append(future.wait().name)
+
+    concurrent(return_state=True)
+    assert seen == [1, True, "Cancelled"]

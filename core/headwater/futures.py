@@ -31,7 +31,11 @@ class HeadwaterFuture(Generic[R]):
         self._future = future
         #: Set once someone asked for the result: a failure that was looked at is the caller's to handle.
         self.observed = False
-        self._engine = engine
+        # Only cancel_run needs the engine, and a run already over cannot be cancelled: letting go of
+        # it frees the engine, its logger and its context, a third of what a kept future holds for
+        # the garbage collector to walk (the Sequential runner's futures are all over at once).
+        state = task_run.state
+        self._engine = engine if state is None or not state.is_final() else None
 
     @property
     def task_run_id(self) -> str:
