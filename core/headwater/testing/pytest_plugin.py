@@ -33,9 +33,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence, Union
 
 import pytest
 
-from headwater.exceptions import AmbiguousRunId
-from headwater.runs import short_run_id
-
 if TYPE_CHECKING:
     from headwater.client import Client
     from headwater.records import FlowRunRecord, StateRecord
@@ -167,6 +164,9 @@ def _client(client: Optional[Client]) -> Client:
 def _run_id(run: Any, client: Client) -> tuple[str, str]:
     """The full id of a run given as a record, a run, a future, an id, a unique id prefix or a flow run's name;
     and a label for messages."""
+    from headwater.exceptions import AmbiguousRunId
+    from headwater.runs import short_run_id
+
     if isinstance(run, str):
         try:
             record = client.read_flow_run(run)

@@ -29,6 +29,8 @@ from typing import Any, Callable, Optional
 
 from headwater.stores import CacheEntry
 
+from .connections import transaction
+
 FIRST_AT_HITS = 32
 HITS_PER_ENTRY = 10
 PAYLOAD_LIMIT = 64 * 1024
@@ -136,15 +138,12 @@ class ReadAhead:
 
     def _read_task(self, conn: Any, task_key: str, hits: int) -> Optional[int]:
         """Read the task's entries if that pays now; otherwise return how many there are."""
-        conn.execute("BEGIN")  # the generation and the entries, as of one moment
-        try:
+        with transaction(conn, write=False):  # the generation and the entries, as of one moment
             (count,) = conn.execute("SELECT count(*) FROM cache_entries WHERE task_key = ?", (task_key,)).fetchone()
             if count > hits * HITS_PER_ENTRY or len(self.entries) + count > MAX_ENTRIES:
                 return count
             generation = _generation(conn)
             rows = conn.execute(_READ_TASK_ENTRIES, (task_key, PAYLOAD_LIMIT)).fetchall()
-        finally:
-            conn.execute("COMMIT")
         if self.entries and generation != self._generation:
             self._drop()  # what was read before is older than what is read now
         entries = self.entries

@@ -19,6 +19,7 @@ tables: their columns, types and indexes are the ones below, in other words.
 from __future__ import annotations
 
 import sqlite3
+from typing import Optional
 
 SCHEMA_VERSION = 3
 
@@ -132,6 +133,14 @@ def _create_tables(conn: sqlite3.Connection) -> None:
 def _create_indexes(conn: sqlite3.Connection) -> None:
     for name, on in INDEXES.items():
         conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {on}")
+
+
+def version(conn: sqlite3.Connection) -> Optional[int]:
+    """The schema version the database records, or None for a database without one (a new one)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    return int(row[0]) if row is not None else None
 
 
 def create(conn: sqlite3.Connection) -> None:

@@ -408,10 +408,10 @@ class SQLiteStore(Store):
     def _ensure_schema(self) -> None:
         try:
             conn = self._connection()
-            found = _schema_version(conn)
+            found = schema.version(conn)
             if found is None or found < schema.SCHEMA_VERSION:
                 with transaction(conn):
-                    found = _schema_version(conn)  # again, under the write lock: another process may have just done it
+                    found = schema.version(conn)  # again, under the write lock: another process may have just done it
                     if found is None:
                         schema.create(conn)
                     elif found < schema.SCHEMA_VERSION:
@@ -757,14 +757,6 @@ _RUNS_UNDER = (
     "WITH RECURSIVE flows(id) AS (SELECT ? UNION SELECT f.id FROM flow_runs f JOIN flows ON f.parent_flow_run_id = flows.id) "
     "SELECT id FROM flows UNION ALL SELECT t.id FROM task_runs t WHERE t.flow_run_id IN (SELECT id FROM flows)"
 )
-
-
-def _schema_version(conn: sqlite3.Connection) -> Optional[int]:
-    """The schema version the database records, or None for a database without one (a new one)."""
-    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'meta'").fetchone() is None:
-        return None
-    row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-    return int(row[0]) if row is not None else None
 
 
 def _named_rows(conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
