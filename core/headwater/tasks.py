@@ -6,6 +6,8 @@ import datetime as _dt
 import functools
 import hashlib
 import inspect
+import sys
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, Literal, Optional, ParamSpec, TypeVar, Union, overload
 
 from .context import flow_run_context
@@ -28,6 +30,24 @@ __all__ = [
     "combine_cache_keys",
     "exponential_backoff",
 ]
+
+
+_TASK_ENGINE = __name__.rsplit(".", 1)[0] + ".task_engine"
+
+
+def _task_engine() -> ModuleType:
+    """``headwater.task_engine``, imported at the first task call rather than with headwater (it brings asyncio).
+
+    Looked up in ``sys.modules`` after that: an import statement in a function costs 1.7 us a call
+    here, twice a task run.
+    """
+    module = sys.modules.get(_TASK_ENGINE)
+    if module is not None:
+        return module
+    from . import task_engine
+
+    return task_engine
+
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -176,15 +196,13 @@ class Task(Generic[P, R]):
         return bound.arguments
 
     def _engine(self, parameters: dict[str, Any], wait_for: Optional[list[Any]] = None) -> Any:
-        from .task_engine import TaskRunEngine
-
         flow_ctx = flow_run_context.get()
         if flow_ctx is not None:
-            return TaskRunEngine(self, parameters, flow_ctx, flow_ctx.store, flow_ctx.plugins, wait_for)
+            return _task_engine().TaskRunEngine(self, parameters, flow_ctx, flow_ctx.store, flow_ctx.plugins, wait_for)
         from .environment import standalone_environment
 
         store, plugins = standalone_environment()
-        return TaskRunEngine(self, parameters, None, store, plugins, wait_for)
+        return _task_engine().TaskRunEngine(self, parameters, None, store, plugins, wait_for)
 
     @overload
     def __call__(self: Task[P, Coroutine[Any, Any, T]], *args: Any, return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
@@ -201,20 +219,20 @@ class Task(Generic[P, R]):
         return self._call(self.bind(args, kwargs), return_state=return_state)
 
     def _call(self, parameters: dict[str, Any], return_state: bool) -> Any:
-        from .task_engine import SubmittedRun, run_task_now, run_to_end
-
         engine = self._engine(parameters)
         if self.is_async:
+            task_engine = _task_engine()
+
             async def run() -> Any:
                 engine.begin()
-                state = await SubmittedRun(engine).run_async(lambda call: call.run_async())
+                state = await task_engine.SubmittedRun(engine).run_async(lambda call: call.run_async())
                 return state if return_state else state.result()
 
             flow_ctx = flow_run_context.get()
             if flow_ctx is not None and not flow_ctx.flow.is_async:
-                return run_to_end(run)  # called in a sync flow, which cannot await: run it to the end here
+                return task_engine.run_to_end(run)  # called in a sync flow, which cannot await: run it to the end here
             return run()  # the caller awaits it, as with any async function
-        state = run_task_now(engine)
+        state = _task_engine().run_task_now(engine)
         return state if return_state else state.result()
 
     def call_with_state(self, *args: Any, **kwargs: Any) -> State:
@@ -242,8 +260,6 @@ class Task(Generic[P, R]):
 
         ``wait_for=[future, ...]`` makes the run wait for other runs it takes no value from.
         """
-        from .task_engine import submit_task
-
         wait_for: Optional[list[Any]] = kwargs.pop("wait_for", None)
         flow_ctx = flow_run_context.get()
         if flow_ctx is None or flow_ctx.task_runner is None:
@@ -251,7 +267,7 @@ class Task(Generic[P, R]):
                 f"task {self.name!r}: .submit() needs a running flow and its task runner; call it inside a @flow "
                 "function, or call the task directly."
             )
-        return submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
+        return _task_engine().submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
 
     @overload
     def map(self: Task[P, Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> list[HeadwaterFuture[T]]: ...
