@@ -229,7 +229,7 @@ def test_a_batch_goes_in_as_few_statements_as_its_size_allows():
     counting = _CountingRows(conn)
     most = _WRITE_STATES.max_rows
     rows = [(f"run-{i}", "COMPLETED", "Completed", None, "t", None) for i in range(2 * most + 37)]
-    _WRITE_STATES.run(counting, rows)
+    _WRITE_STATES.run(counting, [value for row in rows for value in row])
     assert counting.sizes == [most, most, 37]
     stored = [run_id for (run_id,) in conn.execute("SELECT run_id FROM states ORDER BY id")]
     assert stored == [row[0] for row in rows]  # every row, in the batch's order

@@ -191,9 +191,12 @@ class _Writer:
 
     def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> bool:
         """Write the batch in one transaction (trying five times); return whether it was committed."""
-        # Rows are built as tuples in their tables' column order: this is Python work done while
-        # holding the GIL, so every microsecond here is one the flow's own thread waits for.
-        state_rows: list[tuple] = []
+        # Rows are built in their tables' column order: this is Python work done while holding the
+        # GIL, so every microsecond here is one the flow's own thread waits for. The runs' and
+        # states' values go into one flat list a table, not a tuple a row: tens of thousands of
+        # young tuples and the lists holding them set off collections of the garbage collector,
+        # each walking those lists again (a collection every 50 or so tasks of a busy flow).
+        state_values: list[Any] = []
         cache_rows: list[tuple] = []
         result_rows: list[tuple] = []
         runs: dict[str, Any] = {}
@@ -206,33 +209,36 @@ class _Writer:
                 runs[run.id] = run  # one row per run and batch, with the run's newest fields
                 moment = state.timestamp
                 text = iso[id(moment)] = moment.isoformat()
-                state_rows.append((run.id, state.type._value_, state.name, state.message, text, state.storage_key))
+                state_values += (run.id, state.type._value_, state.name, state.message, text, state.storage_key)
             elif kind == "cache":
                 cache_rows.append(first)
             elif kind == "result":
                 result_rows.append(first)
-        flow_rows: list[tuple] = []
-        task_rows: list[tuple] = []
+        flow_values: list[Any] = []
+        task_values: list[Any] = []
         for run in runs.values():
             if run.kind == "flow":
-                flow_rows.append(_run_row(run, iso) + (run.flow_name, run.flow_version, run.parent_flow_run_id, run.parent_task_run_id))
+                flow_values += _run_row(run, iso)
+                flow_values += (run.flow_name, run.flow_version, run.parent_flow_run_id, run.parent_task_run_id)
             else:
-                task_rows.append(_run_row(run, iso) + (run.task_name, run.task_key, run.flow_run_id, run.cache_key, run.dynamic_key))
+                task_values += _run_row(run, iso)
+                task_values += (run.task_name, run.task_key, run.flow_run_id, run.cache_key, run.dynamic_key)
+        log_values = list(itertools.chain.from_iterable(log_rows))
         for attempt in range(5):
             try:
                 with transaction(self.conn) as conn:
                     if cache_rows:  # a process that read entries ahead must hear that one it holds changed
                         read_ahead.bump_if_replacing(conn.execute, [row[0] for row in cache_rows])
-                    for insert, rows in (
-                        (_WRITE_FLOW_RUNS, flow_rows),
-                        (_WRITE_TASK_RUNS, task_rows),
-                        (_WRITE_STATES, state_rows),
-                        (_WRITE_RESULTS, result_rows),
-                        (_WRITE_CACHE_ENTRIES, cache_rows),
-                        (_WRITE_LOGS, log_rows),
+                    for insert, values in (
+                        (_WRITE_FLOW_RUNS, flow_values),
+                        (_WRITE_TASK_RUNS, task_values),
+                        (_WRITE_STATES, state_values),
+                        (_WRITE_RESULTS, list(itertools.chain.from_iterable(result_rows))),
+                        (_WRITE_CACHE_ENTRIES, list(itertools.chain.from_iterable(cache_rows))),
+                        (_WRITE_LOGS, log_values),
                     ):
-                        if rows:
-                            insert.run(conn, rows)
+                        if values:
+                            insert.run(conn, values)
                 for storage_key, payload, _created in result_rows:
                     if self.own_results.get(storage_key) is payload:
                         self.own_results.pop(storage_key, None)
@@ -259,8 +265,9 @@ def _wal_size(path: Optional[str]) -> int:
 
 
 class _Insert:
-    """The SQL inserting rows of a table, given as tuples in its column order, many rows a statement.
+    """The SQL inserting rows of a table, many rows a statement.
 
+    The rows come as one flat list of values, row after row, each in the table's column order.
     A table's rows of a batch go in as one multi-row ``INSERT ... VALUES (...), (...), ...``
     (more only past ``max_rows``). Python's sqlite3 lets go of the interpreter lock for each step,
     and the writer then waits to win it back from a busy flow's thread: with executemany that was
@@ -271,7 +278,7 @@ class _Insert:
     """
 
     def __init__(self, head: str, columns: int, conflict: str) -> None:
-        self.head, self.conflict = head, conflict
+        self.head, self.conflict, self.columns = head, conflict, columns
         self.row = f"({', '.join('?' for _ in range(columns))})"
         # SQLite takes at most 32,766 bound values a statement (999 before 3.32).
         fits = (32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // columns
@@ -286,10 +293,12 @@ class _Insert:
                 self._sql[rows] = text
         return text
 
-    def run(self, conn: sqlite3.Connection, rows: list[tuple]) -> None:
-        for done in range(0, len(rows), self.max_rows):
-            chunk = rows[done : done + self.max_rows]
-            conn.execute(self.sql(len(chunk)), tuple(itertools.chain.from_iterable(chunk)))
+    def run(self, conn: sqlite3.Connection, values: list[Any]) -> None:
+        assert len(values) % self.columns == 0, f"{self.head}: {len(values)} values are not whole rows"
+        step = self.max_rows * self.columns
+        for start in range(0, len(values), step):
+            chunk = values if len(values) <= step else values[start : start + step]
+            conn.execute(self.sql(len(chunk) // self.columns), chunk)
 
 
 def _insert(table: str, columns: Sequence[str], upsert_key: Optional[str] = None) -> _Insert:
