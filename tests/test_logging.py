@@ -45,3 +45,74 @@ def test_log_message_is_frozen_when_logged(caplog):
     items.append("after")  # a later change to the argument does not reach the line
     assert record.getMessage() == "value ['before']"
     handler.flush()
+
+
+# headwater's own lines ("Created task run", "Finished in state") skip the LogRecord when only
+# headwater's handlers would see them. The script below runs a flow and prints, as JSON, what
+# reached stderr and the store, and how many records of those lines were made.
+ROUTES = """
+import json, logging, sys
+from headwater import flow, task
+from headwater.client import get_client
+
+made = []
+standard = logging.getLogRecordFactory()
+
+def counting(*args, **kwargs):
+    record = standard(*args, **kwargs)
+    made.append(record.getMessage())
+    return record
+
+logging.setLogRecordFactory(counting)
+if sys.argv[1] == "root-handler":  # something besides headwater's handlers sees every line
+    logging.getLogger().addHandler(logging.NullHandler())
+seen_later = []
+
+class Keep(logging.Handler):
+    def emit(self, record):
+        seen_later.append(record.getMessage())
+
+@task
+def step(i):
+    if i == 1 and sys.argv[1] == "added-in-a-task":
+        logging.getLogger("headwater").addHandler(Keep())  # from the next line on, it sees them
+    return i
+
+@flow(name="routes")
+def many():
+    return [step(i) for i in range(3)]
+
+many()
+[run] = get_client().read_flow_runs(flow_name="routes", limit=1)  # this process's run
+stored = [(line.level, line.logger, line.message.replace(run.name, "RUN")) for line in get_client().read_logs(run.id)]
+engine_records = [m for m in made if m.startswith(("Created task run", "Finished in state"))]
+print(json.dumps({"stored": stored, "engine_records": len(engine_records), "seen_later": seen_later}))
+"""
+
+
+def _routes(run_python, how):
+    import json
+
+    proc = run_python(ROUTES, args=[how])
+    name = re.search(r"Flow run '([^']+)'", proc.stderr).group(1)
+    shown = [re.sub(r"^\d\d:\d\d:\d\d\.\d{3} ", "", line).replace(name, "RUN") for line in proc.stderr.splitlines()]
+    return json.loads(proc.stdout), shown
+
+
+def test_engine_lines_read_the_same_whether_or_not_they_skip_the_record(run_python):
+    direct, direct_shown = _routes(run_python, "headwater-only")
+    recorded, recorded_shown = _routes(run_python, "root-handler")
+    assert direct["engine_records"] == 0  # the shortcut was taken: no record of them was made
+    assert recorded["engine_records"] == 7  # two a task run and the flow's end, each a real record for the root handler
+    assert direct["stored"] == recorded["stored"]
+    assert direct_shown == recorded_shown
+    assert "INFO    | Task run 'step-" in "\n".join(direct_shown)
+    finished = [message for _, logger, message in direct["stored"] if logger == "headwater.task_runs"]
+    assert finished == ["Finished in state Completed()"] * 3
+
+
+def test_a_handler_added_during_a_run_sees_the_engine_lines_from_then_on(run_python):
+    result, _ = _routes(run_python, "added-in-a-task")
+    assert result["seen_later"][:1] == ["Finished in state Completed()"]  # step 1's end, logged after it was added
+    assert "Created task run 'step-" in result["seen_later"][1] and len(result["seen_later"]) >= 3
+    assert result["engine_records"] == len([m for m in result["seen_later"] if m.startswith(("Created", "Finished"))])

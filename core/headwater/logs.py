@@ -38,11 +38,8 @@ class _RunFormatter(logging.Formatter):
         if label is None:
             record.run_label = label = record.name
         record.message = message = record.getMessage()
-        second = int(record.created)
-        if second != self._second:  # the clock text changes once a second
-            self._clock, self._second = time.strftime("%H:%M:%S", self.converter(record.created)), second
+        text = self.line(record.created, record.levelname, label, message)
         record.asctime = self._clock
-        text = f"{self._clock}.{int(record.msecs):03d} | {record.levelname:<7} | {label} - {message}"
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
@@ -50,6 +47,13 @@ class _RunFormatter(logging.Formatter):
         if record.stack_info:
             text = f"{text}\n{self.formatStack(record.stack_info)}"
         return text
+
+    def line(self, created: float, levelname: str, label: str, message: str) -> str:
+        """The text of one line (what ``format`` makes of a record with these fields)."""
+        second = int(created)
+        if second != self._second:  # the clock text changes once a second
+            self._clock, self._second = time.strftime("%H:%M:%S", self.converter(created)), second
+        return f"{self._clock}.{int((created - second) * 1000):03d} | {levelname:<7} | {label} - {message}"
 
 
 class RunLogger(logging.LoggerAdapter):
@@ -69,14 +73,33 @@ class RunLogger(logging.LoggerAdapter):
     ) -> None:
         self.run_id = run_id
         self.flow_run_id = flow_run_id
-        store_number = _number_store(store) if store is not None and run_id is not None else None
+        self.label = label
+        self.store_number = store_number = _number_store(store) if store is not None and run_id is not None else None
         super().__init__(logger, {"run_label": label, "run_id": run_id, "flow_run_id": flow_run_id, "run_store": store_number})
 
     def engine_info(self, msg: str, *args: Any) -> None:
-        """An INFO line from headwater itself: built directly, skipping the caller lookup (a per-task cost)."""
+        """An INFO line from headwater itself (two a task run, so a per-task cost).
+
+        When only headwater's own handlers would see it (see ``_own_route``), the line goes to them
+        as text, with no ``LogRecord``; otherwise it is a record like any other, made without the
+        caller lookup.
+        """
         logger = self.logger
-        if logger.isEnabledFor(logging.INFO):
+        if not logger.isEnabledFor(logging.INFO):
+            return
+        route = _own_route(logger)
+        if route is None:
             logger.handle(_engine_record(logger, msg, args, self.extra))
+            return
+        to_stderr, to_store = route
+        message = msg % args if args else msg
+        created = time.time()
+        if to_stderr and _own_stderr is not None:
+            _own_stderr.queue_line(created, "INFO", self.label, message)
+        if to_store and self.store_number is not None:
+            store = _stores_by_number.get(self.store_number)
+            if store is not None and self.run_id is not None:
+                store.write_log(self.run_id, self.flow_run_id, logging.INFO, logger.name, created, message)
 
     def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
         extra = kwargs.get("extra")
@@ -129,6 +152,35 @@ def _engine_record(logger: logging.Logger, msg: str, args: tuple, extra: Any) ->
     return record
 
 
+def _own_route(logger: logging.Logger) -> Optional[tuple[bool, bool]]:
+    """Whether an INFO line of ``logger`` would reach headwater's own handlers and nothing else.
+
+    ``(to stderr, to the store)`` if so: no filter on the way, no handler but the two that
+    ``setup_logging`` installed (unfiltered, at INFO or below, the stderr one with its own
+    formatter). ``None`` if anything else would see the line: then it must be a real record.
+    Worked out for every line, as ``Logger.callHandlers`` does: an application or a test may add
+    a handler at any moment, and from then on gets every line.
+    """
+    to_stderr = to_store = False
+    current: Optional[logging.Logger] = logger
+    while current is not None:
+        if current.filters:
+            return None
+        for handler in current.handlers:
+            if handler.filters or handler.level > logging.INFO:
+                return None
+            if handler is _own_store:
+                to_store = True
+            elif handler is _own_stderr and type(handler.formatter) is _RunFormatter:
+                to_stderr = True
+            else:
+                return None
+        if not current.propagate:
+            break
+        current = current.parent
+    return to_stderr, to_store
+
+
 def _asyncio_task_name() -> Optional[str]:
     asyncio = sys.modules.get("asyncio")
     if asyncio is None or not getattr(logging, "logAsyncioTasks", True):
@@ -159,7 +211,8 @@ class BackgroundStderrHandler(logging.Handler):
 
     def __init__(self) -> None:
         super().__init__()
-        self._queue: collections.deque[logging.LogRecord] = collections.deque()
+        # Records, and lines given as (created, levelname, label, message) by ``queue_line``.
+        self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
         self._write_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
@@ -189,6 +242,14 @@ class BackgroundStderrHandler(logging.Handler):
         except Exception:
             self.handleError(record)
 
+    def queue_line(self, created: float, levelname: str, label: str, message: str) -> None:
+        """Queue a line given as its fields, with no record (see ``RunLogger.engine_info``)."""
+        self._queue.append((created, levelname, label, message))
+        if self._thread is None or self._pid != _pid:
+            self._start()
+        if not self._wake.is_set():
+            self._wake.set()
+
     def formatException(self, exc_info: Any) -> str:
         return (self.formatter or logging.Formatter()).formatException(exc_info)
 
@@ -207,8 +268,10 @@ class BackgroundStderrHandler(logging.Handler):
     def flush(self) -> None:
         with self._write_lock:
             lines = []
+            formatter = self.formatter if type(self.formatter) is _RunFormatter else _RunFormatter()
             while self._queue:
-                lines.append(self.format(self._queue.popleft()))
+                item = self._queue.popleft()
+                lines.append(formatter.line(*item) if type(item) is tuple else self.format(item))
             if lines:
                 text = "\n".join(lines) + "\n"
                 with self._terminal_lock:
@@ -310,24 +373,28 @@ class StoreHandler(logging.Handler):
 
 _plain_formatter = logging.Formatter()
 _configured: Optional[str] = None
+# The handlers setup_logging installed (the stderr one only if the application had none of its own).
+_own_stderr: Optional[BackgroundStderrHandler] = None
+_own_store: Optional[StoreHandler] = None
 _configure_lock = threading.Lock()
 
 
 def setup_logging(level: str) -> None:
     """Set headwater's loggers to ``level``; give them, once, a handler that keeps run lines in the
     store and one on stderr (unless the application configured its own)."""
-    global _configured
+    global _configured, _own_stderr, _own_store
     if _configured == level:
         return
     with _configure_lock:
         root = logging.getLogger("headwater")
         if _configured is None:
             if not root.handlers:
-                handler = BackgroundStderrHandler()
-                handler.setFormatter(_RunFormatter())
-                root.addHandler(handler)
+                _own_stderr = BackgroundStderrHandler()
+                _own_stderr.setFormatter(_RunFormatter())
+                root.addHandler(_own_stderr)
             # After the stderr handler, which has already turned each record's message into text.
-            root.addHandler(StoreHandler())
+            _own_store = StoreHandler()
+            root.addHandler(_own_store)
         # The level decides what is kept as well as what is shown: a record below it is never made.
         root.setLevel(level)
         _configured = level
