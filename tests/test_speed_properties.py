@@ -220,7 +220,9 @@ class _CountingRows:
         return self.conn.execute(sql, values)
 
 
-def test_a_batch_goes_in_as_few_statements_as_its_size_allows():
+def test_a_batch_goes_in_as_statements_of_a_few_sizes_each_prepared_once():
+    # Statements of the batch's own size were parsed anew for nearly every batch; sizes that are
+    # powers of two come back batch after batch, and sqlite3 keeps each one prepared.
     from headwater_sqlite import schema
     from headwater_sqlite.store import _WRITE_STATES
 
@@ -228,11 +230,15 @@ def test_a_batch_goes_in_as_few_statements_as_its_size_allows():
     schema.create(conn)
     counting = _CountingRows(conn)
     most = _WRITE_STATES.max_rows
+    assert most & (most - 1) == 0 and most >= 64
     rows = [(f"run-{i}", "COMPLETED", "Completed", None, "t", None) for i in range(2 * most + 37)]
     _WRITE_STATES.run(counting, [value for row in rows for value in row])
-    assert counting.sizes == [most, most, 37]
+    assert counting.sizes == [most, most, 32, 4, 1]
     stored = [run_id for (run_id,) in conn.execute("SELECT run_id FROM states ORDER BY id")]
     assert stored == [row[0] for row in rows]  # every row, in the batch's order
+    for size in range(1, 3 * most):  # batches of any size use the same few statements
+        _WRITE_STATES.run(counting, ["run", "COMPLETED", "Completed", None, "t", None] * size)
+    assert set(counting.sizes) == {1 << k for k in range(most.bit_length())}
 
 
 def test_the_writers_columns_are_the_schemas():

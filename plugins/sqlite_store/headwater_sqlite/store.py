@@ -37,11 +37,11 @@ logger = logging.getLogger("headwater.store")
 
 GATHER_SECONDS = 0.05  # how long the writer lets a batch gather (a flush does not wait for it)
 MAX_QUEUED = 30_000  # writes waiting for the writer thread (three or so per task run)
-MAX_ROWS_PER_STATEMENT = 4096  # the most rows one INSERT of the writer carries (see _Insert)
-# The writer's statements are as long as its batches (see _Insert), and a prepared statement keeps
-# its program and a copy of its last values: sqlite3's default of 128 of them kept 120 MB more at the
-# end of a 100,000-task flow.
-WRITER_CACHED_STATEMENTS = 8
+MAX_ROWS_PER_STATEMENT = 256  # the most rows one INSERT of the writer carries (see _Insert)
+# The writer's statements, prepared once each: six tables, nine sizes each (see _Insert), and a
+# few more. A prepared statement keeps a copy of its last values; with statements of up to 4096
+# rows, sqlite3's default of 128 of them kept 120 MB more at the end of a 100,000-task flow.
+WRITER_CACHED_STATEMENTS = 80
 
 
 def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
@@ -267,38 +267,42 @@ def _wal_size(path: Optional[str]) -> int:
 class _Insert:
     """The SQL inserting rows of a table, many rows a statement.
 
-    The rows come as one flat list of values, row after row, each in the table's column order.
-    A table's rows of a batch go in as one multi-row ``INSERT ... VALUES (...), (...), ...``
-    (more only past ``max_rows``). Python's sqlite3 lets go of the interpreter lock for each step,
-    and the writer then waits to win it back from a busy flow's thread: with executemany that was
-    once per row (a 10,000-task flow waited up to 1.3 s at its end for the writer), and with
-    statements of at most 256 rows it was already twice the wait of one statement per table.
-    Binding the values costs less than encoding them as JSON for ``json_each`` (the way before
-    this), and SQLite does not parse each row's text again for every column.
+    The rows come as one flat list of values, row after row, each in the table's column order,
+    and go in as multi-row ``INSERT ... VALUES (...), (...), ...`` statements whose sizes are
+    powers of two up to ``max_rows``: 1,000 rows are 3 statements of 256, then 128, 64, 32 and 8.
+    Each size's statement is parsed once and stays prepared (sqlite3 keeps statements by their
+    text). One statement a table of exactly the batch's size was parsed anew for nearly every
+    batch: that parsing was 40% of the writer's instructions (callgrind).
+
+    Why many rows a statement: Python's sqlite3 lets go of the interpreter lock for each step,
+    and the writer then waits to win it back from a busy flow's thread. With executemany that was
+    once per row (a 10,000-task flow waited up to 1.3 s at its end for the writer). Binding the
+    values costs less than encoding them as JSON for ``json_each`` (the way before this).
     """
 
     def __init__(self, head: str, columns: int, conflict: str) -> None:
         self.head, self.conflict, self.columns = head, conflict, columns
         self.row = f"({', '.join('?' for _ in range(columns))})"
         # SQLite takes at most 32,766 bound values a statement (999 before 3.32).
-        fits = (32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // columns
-        self.max_rows = min(fits, MAX_ROWS_PER_STATEMENT)
+        fits = min((32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // columns, MAX_ROWS_PER_STATEMENT)
+        self.max_rows = 1 << (fits.bit_length() - 1)
         self._sql: dict[int, str] = {}
 
     def sql(self, rows: int) -> str:
         text = self._sql.get(rows)
         if text is None:
             text = f"{self.head} VALUES {', '.join([self.row] * rows)}{self.conflict}"
-            if len(self._sql) < 64:  # the common sizes; sqlite3 keeps the statements themselves prepared
-                self._sql[rows] = text
+            self._sql[rows] = text  # a power of two up to max_rows: a few sizes
         return text
 
     def run(self, conn: sqlite3.Connection, values: list[Any]) -> None:
         assert len(values) % self.columns == 0, f"{self.head}: {len(values)} values are not whole rows"
-        step = self.max_rows * self.columns
-        for start in range(0, len(values), step):
-            chunk = values if len(values) <= step else values[start : start + step]
-            conn.execute(self.sql(len(chunk) // self.columns), chunk)
+        columns, left, start = self.columns, len(values) // self.columns, 0
+        while left:
+            rows = min(self.max_rows, 1 << (left.bit_length() - 1))  # the largest power of two that fits
+            end = start + rows * columns
+            conn.execute(self.sql(rows), values if start == 0 and end == len(values) else values[start:end])
+            start, left = end, left - rows
 
 
 def _insert(table: str, columns: Sequence[str], upsert_key: Optional[str] = None) -> _Insert:
