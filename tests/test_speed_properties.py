@@ -327,3 +327,22 @@ def test_a_future_lets_go_of_its_engine_once_its_run_is_over(headwater_home):
 
     concurrent(return_state=True)
     assert seen == [1, True, "Cancelled"]
+
+
+def test_a_nullable_column_given_the_writers_null_stores_null_and_keeps_every_text():
+    # The writer binds 0 in place of None in nullable text columns (cheaper to bind); "", "0" and
+    # None itself must still come back as they were.
+    from headwater_sqlite import schema
+    from headwater_sqlite.store import _NULL, _WRITE_STATES
+
+    conn = sqlite3.connect(":memory:")
+    schema.create(conn)
+    messages = [_NULL, None, "", "0", "0.0", "text"]
+    values = []
+    for i, message in enumerate(messages):
+        values += [f"run-{i}", "COMPLETED", "Completed", message, "t", _NULL if i % 2 else f"key-{i}"]
+    _WRITE_STATES.run(conn, values)
+    stored = conn.execute("SELECT message, storage_key FROM states ORDER BY id").fetchall()
+    assert stored == [
+        (None, "key-0"), (None, None), ("", "key-2"), ("0", None), ("0.0", "key-4"), ("text", None)
+    ]

@@ -209,7 +209,11 @@ class _Writer:
                 runs[run.id] = run  # one row per run and batch, with the run's newest fields
                 moment = state.timestamp
                 text = iso[id(moment)] = moment.isoformat()
-                state_values += (run.id, state.type._value_, state.name, state.message, text, state.storage_key)
+                message, storage_key = state.message, state.storage_key
+                state_values += (
+                    run.id, state.type._value_, state.name, _NULL if message is None else message, text,
+                    _NULL if storage_key is None else storage_key,
+                )
             elif kind == "cache":
                 cache_rows.append(first)
             elif kind == "result":
@@ -222,7 +226,8 @@ class _Writer:
                 flow_values += (run.flow_name, run.flow_version, run.parent_flow_run_id, run.parent_task_run_id)
             else:
                 task_values += _run_row(run, iso)
-                task_values += (run.task_name, run.task_key, run.flow_run_id, run.cache_key, run.dynamic_key)
+                key = run.cache_key
+                task_values += (run.task_name, run.task_key, run.flow_run_id, _NULL if key is None else key, run.dynamic_key)
         log_values = list(itertools.chain.from_iterable(log_rows))
         for attempt in range(5):
             try:
@@ -280,9 +285,8 @@ class _Insert:
     values costs less than encoding them as JSON for ``json_each`` (the way before this).
     """
 
-    def __init__(self, head: str, columns: int, conflict: str) -> None:
-        self.head, self.conflict, self.columns = head, conflict, columns
-        self.row = f"({', '.join('?' for _ in range(columns))})"
+    def __init__(self, head: str, row: str, columns: int, conflict: str) -> None:
+        self.head, self.row, self.columns, self.conflict = head, row, columns, conflict
         # SQLite takes at most 32,766 bound values a statement (999 before 3.32).
         fits = min((32_766 if sqlite3.sqlite_version_info >= (3, 32, 0) else 999) // columns, MAX_ROWS_PER_STATEMENT)
         self.max_rows = 1 << (fits.bit_length() - 1)
@@ -305,18 +309,24 @@ class _Insert:
             start, left = end, left - rows
 
 
-def _insert(table: str, columns: Sequence[str], upsert_key: Optional[str] = None) -> _Insert:
+# Bound in place of None in a ``nullable`` column (see _insert): sqlite3 binds an int at once, but
+# looks for an adapter for None first, which doubled the cost of binding a row of states.
+_NULL = 0
+
+
+def _insert(table: str, columns: Sequence[str], upsert_key: Optional[str] = None, nullable: Sequence[str] = ()) -> _Insert:
     """The ``_Insert`` of ``table`` (an upsert on ``upsert_key``, if given).
 
     ``columns`` are the table's columns in the schema's order, less a row number the table assigns
-    itself (states, logs); a test holds them to the schema.
+    itself (states, logs); a test holds them to the schema. A ``nullable`` column is a text column
+    whose value may be given as ``_NULL`` for NULL (as ``NULLIF(?, 0)``: text never equals 0).
     """
     conflict = ""
     if upsert_key is not None:
         updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in (upsert_key, "created"))
         conflict = f" ON CONFLICT({upsert_key}) DO UPDATE SET {updates}"
-    return _Insert(f"INSERT INTO {table} ({', '.join(columns)})", len(columns), conflict)
-
+    row = f"({', '.join('NULLIF(?, 0)' if c in nullable else '?' for c in columns)})"
+    return _Insert(f"INSERT INTO {table} ({', '.join(columns)})", row, len(columns), conflict)
 
 
 
@@ -324,11 +334,14 @@ _RUN_COLUMNS = (
     "id", "name", "parameters", "tags", "start_time", "end_time", "created", "run_count", "host", "pid",
     "process_token", "state_type", "state_name", "state_message", "state_timestamp", "state_storage_key",
 )
+_RUN_NULLABLE = ("start_time", "end_time", "state_message", "state_storage_key")  # as _run_row gives them
 _WRITE_FLOW_RUNS = _insert(
-    "flow_runs", _RUN_COLUMNS + ("flow_name", "flow_version", "parent_flow_run_id", "parent_task_run_id"), "id"
+    "flow_runs", _RUN_COLUMNS + ("flow_name", "flow_version", "parent_flow_run_id", "parent_task_run_id"), "id", _RUN_NULLABLE
 )
-_WRITE_TASK_RUNS = _insert("task_runs", _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key"), "id")
-_WRITE_STATES = _insert("states", ("run_id", "type", "name", "message", "timestamp", "storage_key"))
+_WRITE_TASK_RUNS = _insert(
+    "task_runs", _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key"), "id", _RUN_NULLABLE + ("cache_key",)
+)
+_WRITE_STATES = _insert("states", ("run_id", "type", "name", "message", "timestamp", "storage_key"), nullable=("message", "storage_key"))
 _WRITE_CACHE_ENTRIES = _insert(
     "cache_entries", ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch", "task_key"), "key"
 )
@@ -355,8 +368,8 @@ def _run_row(run: Any, iso: dict[int, str]) -> tuple:
         run.name,
         _parameters_json(run.parameters),
         _tags_json(run.tags) if run.tags else "[]",
-        (iso.get(id(start)) or start.isoformat()) if start is not None else None,
-        (iso.get(id(end)) or end.isoformat()) if end is not None else None,
+        (iso.get(id(start)) or start.isoformat()) if start is not None else _NULL,
+        (iso.get(id(end)) or end.isoformat()) if end is not None else _NULL,
         run.created.isoformat(),
         run.run_count,
         process.host,
@@ -364,9 +377,15 @@ def _run_row(run: Any, iso: dict[int, str]) -> tuple:
         process.start_token,
     )
     if state is None:
-        return head + (None, None, None, None, None)
-    moment = state.timestamp
-    return head + (state.type._value_, state.name, state.message, iso.get(id(moment)) or moment.isoformat(), state.storage_key)
+        return head + (None, None, _NULL, None, _NULL)
+    moment, message, storage_key = state.timestamp, state.message, state.storage_key
+    return head + (
+        state.type._value_,
+        state.name,
+        _NULL if message is None else message,
+        iso.get(id(moment)) or moment.isoformat(),
+        _NULL if storage_key is None else storage_key,
+    )
 
 
 class SQLiteStore(Store):
