@@ -4,8 +4,9 @@
   ones the general encoder gives, or every existing cache entry would miss.
 - The store cuts its write-ahead log back once a commit leaves it over ``WAL_SIZE_LIMIT``.
 - Log lines have no index on their run id: a subflow's lines are read within its top-level run's.
-- The writer sends a batch's rows to SQLite as one JSON array (one statement, the GIL let go once):
-  what reads back must be what rows inserted one by one give.
+- The writer sends a batch's rows to SQLite as multi-row INSERTs of a few sizes, NULL bound as 0
+  in nullable text columns, JSON made by a prebuilt encoder: what reads back must be what rows
+  inserted one by one give.
 """
 
 import datetime as dt
@@ -346,3 +347,15 @@ def test_a_nullable_column_given_the_writers_null_stores_null_and_keeps_every_te
     assert stored == [
         (None, "key-0"), (None, None), ("", "key-2"), ("0", None), ("0.0", "key-4"), ("text", None)
     ]
+
+
+def test_the_writers_json_is_json_dumps():
+    from headwater_sqlite.store import _parameters_json, _tags_json
+
+    class Odd:
+        def __repr__(self):
+            return "<odd>"
+
+    for value in ({}, {"n": 2**70, "s": 'ünï"\\\n', "l": [1, 2.5, None, True], "d": {"a": [{}]}, "f": float("nan")}, {"o": Odd()}):
+        assert _parameters_json(value) == json.dumps(value, default=repr)
+    assert _tags_json(("a", "ü")) == json.dumps(["a", "ü"])
