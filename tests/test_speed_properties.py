@@ -330,6 +330,63 @@ def test_a_future_lets_go_of_its_engine_once_its_run_is_over(headwater_home):
     assert seen == [1, True, "Cancelled"]
 
 
+@pytest.mark.parametrize("runner", ["sequential", "concurrent"])
+def test_a_finished_future_lets_go_of_the_runners_future_and_still_answers_everything(headwater_home, runner):
+    # A finished concurrent.futures.Future holds a Condition (a lock, bound methods, a deque):
+    # a flow's kept futures hold their outcome instead, for the garbage collector's sake.
+    import asyncio
+    import concurrent.futures
+    import gc
+
+    from headwater.futures import wait
+
+    def runner_futures_held(future):
+        return [r for r in gc.get_referents(future) if isinstance(r, concurrent.futures.Future)]
+
+    @task
+    def double(x):
+        if x < 0:
+            raise ValueError("negative")
+        return 2 * x
+
+    @flow(task_runner=runner)
+    def keep():
+        futures = [double.submit(i) for i in (1, 2, -1)]
+        done, not_done = wait(futures)
+        assert len(done) == 3 and not not_done
+        held = [len(runner_futures_held(f)) for f in futures]
+        called = []
+        futures[0].add_done_callback(called.append)  # on a finished future: at once
+        awaited = asyncio.run(_await(futures[1]))
+        with pytest.raises(ValueError, match="negative"):
+            futures[2].result()
+        return held, called == [futures[0]], [f.done() for f in futures], futures[0].result(), awaited.name, futures[2].state.name, futures[1].wait().name
+
+    async def _await(future):
+        return await future
+
+    assert keep() == ([0, 0, 0], True, [True, True, True], 2, "Completed", "Failed", "Completed")
+
+
+def test_nothing_of_a_returned_flows_runs_stays_alive_in_the_writer(headwater_home):
+    import gc
+
+    from headwater.runs import TaskRun
+
+    @task
+    def quick(x):
+        return x
+
+    @flow
+    def some():
+        for i in range(50):
+            quick(i)
+
+    some()
+    gc.collect()
+    assert [run for run in gc.get_objects() if isinstance(run, TaskRun)] == []
+
+
 def test_a_nullable_column_given_the_writers_null_stores_null_and_keeps_every_text():
     # The writer binds 0 in place of None in nullable text columns (cheaper to bind); "", "0" and
     # None itself must still come back as they were.

@@ -157,7 +157,7 @@ class ProgressDisplay:
                 source.futures, source.read = futures, 0
             count = len(futures)
             for future in futures[source.read : count]:
-                inner = future._future
+                inner = future._inner()
                 unfinished[inner] = future
                 inner.add_done_callback(finished.append)  # on a finished future: called at once, here
             self.submitted += count - source.read

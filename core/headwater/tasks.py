@@ -6,7 +6,6 @@ import datetime as _dt
 import functools
 import hashlib
 import inspect
-import sys
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, Literal, Optional, ParamSpec, TypeVar, Union, overload
 
@@ -32,21 +31,22 @@ __all__ = [
 ]
 
 
-_TASK_ENGINE = __name__.rsplit(".", 1)[0] + ".task_engine"
+_task_engine_module: Optional[ModuleType] = None
 
 
 def _task_engine() -> ModuleType:
     """``headwater.task_engine``, imported at the first task call rather than with headwater (it brings asyncio).
 
-    Looked up in ``sys.modules`` after that: an import statement in a function costs 1.7 us a call
-    here, twice a task run.
+    Kept here after that: an import statement in a function costs 1.7 us a call, twice a task
+    run. (Not looked up in ``sys.modules``: another thread may find it there half-imported; the
+    import statement waits for that thread to finish.)
     """
-    module = sys.modules.get(_TASK_ENGINE)
-    if module is not None:
-        return module
-    from . import task_engine
+    global _task_engine_module
+    if _task_engine_module is None:
+        from . import task_engine
 
-    return task_engine
+        _task_engine_module = task_engine
+    return _task_engine_module
 
 
 P = ParamSpec("P")
