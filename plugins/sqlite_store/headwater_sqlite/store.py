@@ -144,7 +144,7 @@ class _Writer:
         self.conn.close()
 
     def _loop(self) -> None:
-        queue, lines = self.queue, self.lines
+        queue = self.queue
         while True:
             self.wake.clear()
             if not queue:
@@ -157,15 +157,24 @@ class _Writer:
             # (and cost the writer less).
             self.flush_wanted.wait(GATHER_SECONDS)
             self.flush_wanted.clear()
-            batch = [queue.popleft() for _ in range(len(queue))]
-            committed = self._commit(batch, [lines.popleft() for _ in range(len(lines))])
-            for kind, marker, _ in batch:
-                if kind == "flush":
-                    marker.set()
-            with self.cond:
-                self.cond.notify_all()
-            if committed:  # after the flushes are answered: a flow's end need not wait for the housekeeping
+            if self._write_batch():  # after the flushes are answered: a flow's end need not wait for the housekeeping
                 self._trim_wal()
+
+    def _write_batch(self) -> bool:
+        """Commit everything queued, answer the flushes among it; return whether it was committed.
+
+        A method of its own so that the batch is let go of when it returns: held by the loop, the
+        last batch's runs and states stayed alive until the next one (in an idle process, for good).
+        """
+        queue, lines = self.queue, self.lines
+        batch = [queue.popleft() for _ in range(len(queue))]
+        committed = self._commit(batch, [lines.popleft() for _ in range(len(lines))])
+        for kind, marker, _ in batch:
+            if kind == "flush":
+                marker.set()
+        with self.cond:
+            self.cond.notify_all()
+        return committed
 
     def _trim_wal(self) -> None:
         """Cut the write-ahead log back to nothing once it has outgrown ``WAL_SIZE_LIMIT``.
