@@ -114,3 +114,28 @@ def hooked_flow() -> None: ...
 hooked_task: Task[[int], int] = hooked
 hooked_flow_typed: Flow[[], None] = hooked_flow
 task(on_completion=task_done)  # type: ignore[call-overload]
+
+
+# A function without annotations returns Any; with return_state=True, a sync flow or task still
+# gives a State (not the coroutine an async one gives), and an async one still gives a coroutine.
+@flow
+def untyped_flow(x):  # type: ignore[no-untyped-def]
+    return x
+
+
+@task
+def untyped_task(x):  # type: ignore[no-untyped-def]
+    return x
+
+
+@flow
+async def untyped_async_flow(x):  # type: ignore[no-untyped-def]
+    return x
+
+
+assert_type(untyped_flow(1, return_state=True), State)
+assert_type(untyped_task(1, return_state=True), State)
+
+
+async def untyped_caller() -> None:
+    assert_type(await untyped_async_flow(1, return_state=True), State)

@@ -6,7 +6,7 @@ import functools
 import hashlib
 import inspect
 import typing
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Literal, Optional, ParamSpec, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Literal, NoReturn, Optional, ParamSpec, TypeVar, Union, overload
 
 from .exceptions import ConfigurationError, ParameterError
 from .options import check_callable, check_hooks, check_retries, check_timeout
@@ -206,6 +206,12 @@ class Flow(Generic[P, R]):
         return dict(bound.arguments)
 
     # -- calling -----------------------------------------------------------------------------
+    # Typing: a function without a return annotation returns Any, which would match the coroutine
+    # overload below. Any matches NoReturn too, so this one catches it first (and a function
+    # that never returns is a sync one).
+    @overload
+    def __call__(self: Flow[P, NoReturn], *args: Any, return_state: Literal[True], **kwargs: Any) -> State: ...
+
     @overload
     def __call__(self: Flow[P, Coroutine[Any, Any, T]], *args: Any, return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
 

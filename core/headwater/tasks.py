@@ -7,7 +7,7 @@ import functools
 import hashlib
 import inspect
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, Literal, Optional, ParamSpec, TypeVar, Union, overload
+from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, Literal, NoReturn, Optional, ParamSpec, TypeVar, Union, overload
 
 from .context import flow_run_context
 from .cache_keys import combine_cache_keys, flow_parameters_hash, task_input_hash, task_source_hash
@@ -203,6 +203,12 @@ class Task(Generic[P, R]):
 
         store, plugins = standalone_environment()
         return _task_engine().TaskRunEngine(self, parameters, None, store, plugins, wait_for)
+
+    # Typing: a function without a return annotation returns Any, which would match the coroutine
+    # overload below. Any matches NoReturn too, so this one catches it first (and a function
+    # that never returns is a sync one).
+    @overload
+    def __call__(self: Task[P, NoReturn], *args: Any, return_state: Literal[True], **kwargs: Any) -> State: ...
 
     @overload
     def __call__(self: Task[P, Coroutine[Any, Any, T]], *args: Any, return_state: Literal[True], **kwargs: Any) -> Coroutine[Any, Any, State]: ...
