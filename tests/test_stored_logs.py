@@ -164,3 +164,35 @@ def test_a_store_without_logs_keeps_working_and_says_so():
         store.read_cache_entries()
     with pytest.raises(StoreError, match="does not delete runs"):
         store.delete_flow_runs(["run"])
+
+
+def test_a_line_no_state_follows_is_written_without_waiting_for_one(headwater_home):
+    # `headwater runs logs --follow` on a long task that only logs: its lines reach the database
+    # with the writer's next batch, not at the task's next state. Read here by another connection,
+    # as another process would: the client would flush the writer first.
+    import sqlite3
+    import time
+
+    database = headwater_home / "headwater.db"
+
+    def stored(message):
+        conn = sqlite3.connect(database)
+        try:
+            return conn.execute("SELECT count(*) FROM logs WHERE message = ?", (message,)).fetchone()[0]
+        finally:
+            conn.close()
+
+    @task
+    def long_and_chatty():
+        time.sleep(0.3)  # the writer has committed Running by now, and sleeps
+        get_run_logger().info("still at it")
+        deadline = time.monotonic() + 10
+        while not stored("still at it") and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return stored("still at it")
+
+    @flow
+    def watched():
+        return long_and_chatty()
+
+    assert watched() == 1

@@ -98,15 +98,20 @@ class _Writer:
         self.lines.append(row)
         if len(self.lines) > MAX_QUEUED:  # a run that logs far more than it changes state: let the writer catch up
             self.put(("lines", None, None))
+        elif not self.wake.is_set():  # a line no state follows soon (a long task that logs) goes in the next batch too
+            self._wake()
 
     def put(self, item: tuple[str, Any, Any]) -> None:
         if len(self.queue) >= MAX_QUEUED:
             self._wait_for_room()
         self.queue.append(item)
         if not self.wake.is_set():
-            if self.thread is None:
-                self._start()
-            self.wake.set()
+            self._wake()
+
+    def _wake(self) -> None:
+        if self.thread is None:
+            self._start()
+        self.wake.set()
 
     def _start(self) -> None:
         with self._start_lock:
@@ -144,10 +149,10 @@ class _Writer:
         self.conn.close()
 
     def _loop(self) -> None:
-        queue = self.queue
+        queue, lines = self.queue, self.lines
         while True:
             self.wake.clear()
-            if not queue:
+            if not queue and not lines:
                 if self.closed:
                     return
                 self.wake.wait()
