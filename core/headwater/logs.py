@@ -234,17 +234,16 @@ class BackgroundStderrHandler(logging.Handler):
             if record.exc_info:
                 record.exc_text = self.formatException(record.exc_info)
                 record.exc_info = None
-            self._queue.append(record)
-            if self._thread is None or self._pid != _pid:
-                self._start()
-            if not self._wake.is_set():
-                self._wake.set()
+            self._put(record)
         except Exception:
             self.handleError(record)
 
     def queue_line(self, created: float, levelname: str, label: str, message: str) -> None:
         """Queue a line given as its fields, with no record (see ``RunLogger.engine_info``)."""
-        self._queue.append((created, levelname, label, message))
+        self._put((created, levelname, label, message))
+
+    def _put(self, item: Any) -> None:
+        self._queue.append(item)
         if self._thread is None or self._pid != _pid:
             self._start()
         if not self._wake.is_set():
