@@ -701,6 +701,31 @@ def test_subflow_is_linked_to_its_parent():
     assert runs["child"].state.name == "Completed"
 
 
+@pytest.mark.parametrize("runner", ["sequential", "concurrent"])
+def test_a_subflow_called_in_a_task_is_linked_to_that_task_run_and_logs_as_itself(runner):
+    @flow
+    def child(x):
+        return get_run_logger().extra["run_label"], x * 2
+
+    @task
+    def calls_a_flow(x):
+        label, doubled = child(x)
+        return get_run_logger().extra["run_label"], label, doubled
+
+    @flow(task_runner=runner)
+    def parent():
+        return calls_a_flow.submit(21).result()
+
+    task_label, child_label, doubled = parent()
+    runs = {run.flow_name: run for run in get_client().read_flow_runs()}
+    [task_run] = get_client().read_task_runs(flow_run_id=runs["parent"].id)
+    assert runs["child"].parent_task_run_id == task_run.id
+    assert runs["child"].parent_flow_run_id == runs["parent"].id
+    assert runs["parent"].parent_task_run_id is None
+    assert child_label == f"Flow run '{runs['child'].name}'"  # the subflow's own logger, not the task's
+    assert task_label == f"Task run '{task_run.name}'" and doubled == 42  # and the task's again after it
+
+
 def test_subflow_failure_fails_the_parent():
     @flow
     def child():

@@ -8,7 +8,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
-from .context import FlowRunContext, flow_run_context
+from .context import FlowRunContext, flow_run_context, task_run_context
 from .environment import standalone_environment
 from .exceptions import ParameterError
 from .futures import HeadwaterFuture, wait, wait_async
@@ -60,6 +60,7 @@ class FlowRunEngine(RunEngine):
         self.listener = plugins.flow_state_listener
         from .context import current_tags
 
+        calling_task = task_run_context.get()  # a subflow called inside a task run
         self.run = FlowRun(
             name=generate_run_name(),
             flow_name=flow.name,
@@ -67,6 +68,7 @@ class FlowRunEngine(RunEngine):
             parameters={name: jsonable(value) for name, value in parameters.items()},
             tags=current_tags(),
             parent_flow_run_id=parent.flow_run.id if parent is not None else None,
+            parent_task_run_id=calling_task.task_run.id if calling_task is not None else None,
         )
         # Lines are stored under the top-level flow run, so that one query reads a run and everything under it.
         top_level_id = parent.logger.flow_run_id if parent is not None else self.run.id
@@ -195,9 +197,21 @@ def _record_interrupt(engine: FlowRunEngine, error: BaseException) -> None:
         engine.interrupted(error)
 
 
+def _enter(engine: FlowRunEngine) -> tuple[Any, Any]:
+    # No task run is in progress inside a flow run, not even in a subflow called by a task:
+    # get_run_logger() in its body is the subflow's.
+    return flow_run_context.set(engine.context), task_run_context.set(None)
+
+
+def _exit(tokens: tuple[Any, Any]) -> None:
+    flow_token, task_token = tokens
+    task_run_context.reset(task_token)
+    flow_run_context.reset(flow_token)
+
+
 def run_flow_sync(engine: FlowRunEngine) -> State:
     engine.begin()
-    token = flow_run_context.set(engine.context)
+    tokens = _enter(engine)
     try:
         with _interrupts(engine), engine.task_runner:
             try:
@@ -208,13 +222,13 @@ def run_flow_sync(engine: FlowRunEngine) -> State:
     except Exception as exc:  # the flow's own errors never get here: they are states
         return engine.crash(exc)
     finally:
-        flow_run_context.reset(token)
+        _exit(tokens)
         engine.finish()
 
 
 async def run_flow_async(engine: FlowRunEngine) -> State:
     engine.begin()
-    token = flow_run_context.set(engine.context)
+    tokens = _enter(engine)
     try:
         with _interrupts(engine), engine.task_runner:
             try:
@@ -225,5 +239,5 @@ async def run_flow_async(engine: FlowRunEngine) -> State:
     except Exception as exc:
         return engine.crash(exc)
     finally:
-        flow_run_context.reset(token)
+        _exit(tokens)
         engine.finish()
