@@ -1319,3 +1319,23 @@ def test_decorating_a_non_function_is_a_type_error():
         task(5)
     with pytest.raises(TypeError):
         flow("not a function")
+
+
+def test_a_parameter_whose_repr_raises_is_recorded_with_a_placeholder():
+    class Opaque:
+        def __repr__(self):
+            raise RuntimeError("no description")
+
+    @task
+    def takes(thing):
+        return 1
+
+    @flow
+    def also_takes(thing):
+        return takes(thing) + takes.submit(thing).result()
+
+    assert also_takes(Opaque()) == 2
+    [run] = get_client().read_flow_runs(flow_name="also-takes")
+    placeholder = f"<{Opaque.__qualname__} object; its repr() raised RuntimeError>"
+    assert run.parameters == {"thing": placeholder} and run.state.is_completed()
+    assert [t.parameters for t in get_client().read_task_runs(flow_run_id=run.id)] == [{"thing": placeholder}] * 2

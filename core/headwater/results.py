@@ -87,5 +87,8 @@ def jsonable(value: Any, depth: int = 0) -> Any:
             return [jsonable(item, depth + 1) for item in value]
         if isinstance(value, dict):
             return {str(key): jsonable(item, depth + 1) for key, item in value.items()}
-    text = repr(value)
+    try:
+        text = repr(value)
+    except Exception as exc:  # a record is still made: the run must not fail for how it is described
+        text = f"<{type(value).__qualname__} object; its repr() raised {type(exc).__name__}>"
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
