@@ -1330,12 +1330,20 @@ def test_a_parameter_whose_repr_raises_is_recorded_with_a_placeholder():
     def takes(thing):
         return 1
 
+    class OpaqueKey:
+        def __str__(self):
+            raise RuntimeError("no name")
+
+        __repr__ = __str__
+
     @flow
     def also_takes(thing):
-        return takes(thing) + takes.submit(thing).result()
+        return takes(thing) + takes.submit(thing).result() + takes({OpaqueKey(): 1})
 
-    assert also_takes(Opaque()) == 2
+    assert also_takes(Opaque()) == 3
     [run] = get_client().read_flow_runs(flow_name="also-takes")
     placeholder = f"<{Opaque.__qualname__} object; its repr() raised RuntimeError>"
     assert run.parameters == {"thing": placeholder} and run.state.is_completed()
-    assert [t.parameters for t in get_client().read_task_runs(flow_run_id=run.id)] == [{"thing": placeholder}] * 2
+    recorded = [t.parameters for t in get_client().read_task_runs(flow_run_id=run.id)]
+    key = f"<{OpaqueKey.__qualname__} object; its str() raised RuntimeError>"
+    assert sorted(recorded, key=str) == sorted([{"thing": placeholder}] * 2 + [{"thing": {key: 1}}], key=str)

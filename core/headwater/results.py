@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable
 
 from .exceptions import ResultSerializationError
 
@@ -86,9 +86,15 @@ def jsonable(value: Any, depth: int = 0) -> Any:
         if isinstance(value, (list, tuple, set, frozenset)):
             return [jsonable(item, depth + 1) for item in value]
         if isinstance(value, dict):
-            return {str(key): jsonable(item, depth + 1) for key, item in value.items()}
-    try:
-        text = repr(value)
-    except Exception as exc:  # a record is still made: the run must not fail for how it is described
-        text = f"<{type(value).__qualname__} object; its repr() raised {type(exc).__name__}>"
+            return {_described(key, str): jsonable(item, depth + 1) for key, item in value.items()}
+    text = _described(value, repr)
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
+
+
+def _described(value: Any, describe: Callable[[Any], str]) -> str:
+    """``describe(value)``, or a placeholder naming its type if that raises: a record is still made,
+    and a run must not fail for how one of its values is described."""
+    try:
+        return describe(value)
+    except Exception as exc:
+        return f"<{type(value).__qualname__} object; its {describe.__name__}() raised {type(exc).__name__}>"
