@@ -1062,21 +1062,6 @@ def test_observed_and_handled_failure_does_not_fail_the_flow():
     assert state.is_completed() and state.result() == "recovered"
 
 
-def test_a_final_state_handed_back_by_wait_counts_as_looked_at():
-    @task
-    def broken():
-        raise ValueError("seen through wait")
-
-    @flow
-    def f():
-        state = broken.submit().wait()
-        return "handled" if state.is_failed() else "unexpected"
-
-    state = f(return_state=True)
-    assert state.is_completed() and state.result() == "handled"
-    assert only_flow_run_named("f").state.is_completed()
-
-
 def test_futures_wait():
     @task
     def quick(x):

@@ -104,17 +104,11 @@ class HeadwaterFuture(Generic[R]):
         return future is None or future.done()
 
     def wait(self, timeout: Optional[float] = None) -> Optional[State]:
-        """Wait for the run to finish and return its final state (``None`` if ``timeout`` passed first).
-
-        A final state handed back counts as looked at, as ``result()`` does: a failure is then the
-        caller's to handle, and does not fail the flow run by itself.
-        """
+        """Wait for the run to finish and return its final state (``None`` if ``timeout`` passed first)."""
         try:
-            state = self._final_state(timeout)
+            return self._final_state(timeout)
         except concurrent.futures.TimeoutError:
             return None
-        self.observed = True
-        return state
 
     def result(self, timeout: Optional[float] = None, raise_on_failure: bool = True) -> R:
         """Wait for the run and return its value; a failed run raises its exception."""
