@@ -7,6 +7,8 @@
 - The writer sends a batch's rows to SQLite as multi-row INSERTs of a few sizes, NULL bound as 0
   in nullable text columns, JSON made by a prebuilt encoder: what reads back must be what rows
   inserted one by one give.
+- States wait for the writer as plain values, which the garbage collector does not track, and a
+  flow's end waits on its settled futures without making a runner's future for each.
 """
 
 import datetime as dt
@@ -385,6 +387,85 @@ def test_nothing_of_a_returned_flows_runs_stays_alive_in_the_writer(headwater_ho
     some()
     gc.collect()
     assert [run for run in gc.get_objects() if isinstance(run, TaskRun)] == []
+
+
+@pytest.mark.parametrize("waiting", ["wait", "wait_async"])
+def test_waiting_on_settled_futures_makes_no_runners_futures(headwater_home, waiting):
+    # Every flow waits on all it submitted as it ends. A settled future is done: making it a
+    # finished concurrent.futures.Future to wait on (a Condition, a lock, waiters) made a dozen
+    # objects a task at the end of a flow, for the garbage collector to walk.
+    import asyncio
+    import concurrent.futures
+
+    from headwater.futures import wait, wait_async
+
+    made = []
+    init = concurrent.futures.Future.__init__
+
+    def counted(self):
+        made.append(self)
+        init(self)
+
+    @task
+    def quick(x):
+        return x
+
+    @flow(task_runner="sequential")
+    def some():
+        futures = [quick.submit(i) for i in range(20)]
+        concurrent.futures.Future.__init__ = counted
+        try:
+            if waiting == "wait":
+                done, not_done = wait(futures)
+                outcome = (len(done), len(not_done))
+            else:
+                asyncio.run(wait_async(futures))
+                outcome = (sum(f.done() for f in futures), 0)
+        finally:
+            concurrent.futures.Future.__init__ = init
+        return outcome
+
+    assert some() == (20, 0)
+    assert made == []
+
+
+def test_a_queued_state_is_plain_values_and_reads_back_as_it_was(headwater_home, monkeypatch):
+    # A state waits for the writer as plain values (and its run), not as a tuple holding the State:
+    # in a busy flow those stayed alive until their batch, and set off collections of the heap.
+    import gc
+    import threading
+
+    from headwater.runs import TaskRun
+    from headwater.states import Completed, Pending
+    from headwater.stores import get_store
+    from headwater_sqlite.store import STATE_FIELDS, _Writer
+
+    go = threading.Event()
+    write_batch = _Writer._write_batch
+
+    def gated(self):
+        go.wait(10)
+        return write_batch(self)
+
+    monkeypatch.setattr(_Writer, "_write_batch", gated)  # the writer holds off until the queue is looked at
+    store = get_store()
+    run = TaskRun("queued-1", "queued", "key", None, {})
+    states = [Pending(), Completed("done", storage_key="results/x")]
+    for state in states:
+        run.state = state
+        store.record_state(run, state)
+    queued = list(store.writer.states)
+    go.set()
+    assert len(queued) == 2 * STATE_FIELDS
+    assert queued[0] is run and queued[STATE_FIELDS] is run
+    plain = [value for i, value in enumerate(queued) if i % STATE_FIELDS]
+    assert not any(gc.is_tracked(value) for value in plain)
+    store.flush()
+    history = get_client().read_state_history(run.id)
+    assert [(s.type, s.name, s.message, s.timestamp, s.storage_key) for s in history] == [
+        ("PENDING", "Pending", None, states[0].timestamp, None),
+        ("COMPLETED", "Completed", "done", states[1].timestamp, "results/x"),
+    ]
 
 
 def test_a_nullable_column_given_the_writers_null_stores_null_and_keeps_every_text():

@@ -90,13 +90,32 @@ class _Writer:
         self.closed = False
         self.thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
-        # Log lines wait here, outside the queue, and go with each batch (flush() makes sure a batch comes).
-        self.lines: collections.deque[tuple] = collections.deque()
+        # States and log lines wait outside the queue, as flat runs of plain values (STATE_FIELDS and
+        # LINE_FIELDS a row), and go with each batch (flush() makes sure a batch comes). Plain values
+        # make no objects for the garbage collector to track: queued as a tuple holding its State,
+        # each state change of a busy flow left two for it, alive until their batch, and those set
+        # off collections of the whole heap (see _Writer._take).
+        self.states: collections.deque[Any] = collections.deque()
+        self.lines: collections.deque[Any] = collections.deque()
         self.flush_wanted = threading.Event()
 
+    def put_state(self, run: Any, state: Any) -> None:
+        if len(self.states) >= MAX_QUEUED * STATE_FIELDS:
+            self._wait_for_room()
+        message, storage_key = state.message, state.storage_key
+        # One extend: atomic under the GIL, so the writer never sees half a row.
+        self.states.extend(
+            (
+                run, state.type._value_, state.name, _NULL if message is None else message, state.timestamp,
+                _NULL if storage_key is None else storage_key,
+            )
+        )
+        if not self.wake.is_set():
+            self._wake()
+
     def put_line(self, row: tuple) -> None:
-        self.lines.append(row)
-        if len(self.lines) > MAX_QUEUED:  # a run that logs far more than it changes state: let the writer catch up
+        self.lines.extend(row)
+        if len(self.lines) > MAX_QUEUED * LINE_FIELDS:  # a run that logs far more than it changes state: let the writer catch up
             self.put(("lines", None, None))
         elif not self.wake.is_set():  # a line no state follows soon (a long task that logs) goes in the next batch too
             self._wake()
@@ -107,6 +126,9 @@ class _Writer:
         self.queue.append(item)
         if not self.wake.is_set():
             self._wake()
+
+    def _full(self) -> bool:
+        return len(self.queue) >= MAX_QUEUED or len(self.states) >= MAX_QUEUED * STATE_FIELDS
 
     def _wake(self) -> None:
         if self.thread is None:
@@ -123,7 +145,7 @@ class _Writer:
         # Backpressure: a flow that outruns the disk waits here, so memory stays bounded
         # (the flow waits for the writer at its end anyway).
         with self.cond:
-            while len(self.queue) >= MAX_QUEUED and self.thread is not None and self.thread.is_alive():
+            while self._full() and self.thread is not None and self.thread.is_alive():
                 self.cond.wait(0.5)
 
     def flush(self) -> None:
@@ -149,10 +171,10 @@ class _Writer:
         self.conn.close()
 
     def _loop(self) -> None:
-        queue, lines = self.queue, self.lines
+        queue, states, lines = self.queue, self.states, self.lines
         while True:
             self.wake.clear()
-            if not queue and not lines:
+            if not queue and not states and not lines:
                 if self.closed:
                     return
                 self.wake.wait()
@@ -171,9 +193,10 @@ class _Writer:
         A method of its own so that the batch is let go of when it returns: held by the loop, the
         last batch's runs and states stayed alive until the next one (in an idle process, for good).
         """
-        queue, lines = self.queue, self.lines
+        queue = self.queue
         batch = [queue.popleft() for _ in range(len(queue))]
-        committed = self._commit(batch, [lines.popleft() for _ in range(len(lines))])
+        # Taken after the queue: every state and line queued before a flush marker in the batch is in.
+        committed = self._commit(batch, _take(self.states, STATE_FIELDS), _take(self.lines, LINE_FIELDS))
         for kind, marker, _ in batch:
             if kind == "flush":
                 marker.set()
@@ -203,32 +226,23 @@ class _Writer:
         except Exception as exc:
             logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
 
-    def _commit(self, batch: list[tuple[str, Any, Any]], log_rows: list[tuple]) -> bool:
-        """Write the batch in one transaction (trying five times); return whether it was committed."""
+    def _commit(self, batch: list[tuple[str, Any, Any]], state_values: list[Any], log_values: list[Any]) -> bool:
+        """Write the batch, its states and its log lines in one transaction (trying five times); return whether it was committed."""
         # Rows are built in their tables' column order: this is Python work done while holding the
-        # GIL, so every microsecond here is one the flow's own thread waits for. The runs' and
-        # states' values go into one flat list a table, not a tuple a row: tens of thousands of
-        # young tuples and the lists holding them set off collections of the garbage collector,
-        # each walking those lists again (a collection every 50 or so tasks of a busy flow).
-        state_values: list[Any] = []
+        # GIL, so every microsecond here is one the flow's own thread waits for. The values go into
+        # one flat list a table, not a tuple a row, and are changed a column at a time, by slices.
         cache_rows: list[tuple] = []
         result_rows: list[tuple] = []
-        runs: dict[str, Any] = {}
+        touched = state_values[0::STATE_FIELDS]
+        runs = {run.id: run for run in touched}  # one row per run and batch, with the run's newest fields
+        state_values[0::STATE_FIELDS] = [run.id for run in touched]
         # A state's timestamp is also its run's start or end time: each moment is written out once.
-        # (Keyed by id: every state, and so its timestamp, stays alive in ``batch`` meanwhile.)
-        iso: dict[int, str] = {}
-        for kind, first, second in batch:
-            if kind == "state":
-                run, state = first, second
-                runs[run.id] = run  # one row per run and batch, with the run's newest fields
-                moment = state.timestamp
-                text = iso[id(moment)] = moment.isoformat()
-                message, storage_key = state.message, state.storage_key
-                state_values += (
-                    run.id, state.type._value_, state.name, _NULL if message is None else message, text,
-                    _NULL if storage_key is None else storage_key,
-                )
-            elif kind == "cache":
+        # (Keyed by id: every moment stays alive in ``moments`` meanwhile.)
+        moments = state_values[4::STATE_FIELDS]
+        texts = state_values[4::STATE_FIELDS] = [moment.isoformat() for moment in moments]
+        iso = dict(zip(map(id, moments), texts))
+        for kind, first, _second in batch:
+            if kind == "cache":
                 cache_rows.append(first)
             elif kind == "result":
                 result_rows.append(first)
@@ -242,7 +256,6 @@ class _Writer:
                 task_values += _run_row(run, iso)
                 key = run.cache_key
                 task_values += (run.task_name, run.task_key, run.flow_run_id, _NULL if key is None else key, run.dynamic_key)
-        log_values = list(itertools.chain.from_iterable(log_rows))
         for attempt in range(5):
             try:
                 with transaction(self.conn) as conn:
@@ -269,7 +282,10 @@ class _Writer:
                     self.ahead.discard(key)  # read ahead before this commit, it may be the older entry
                 return True
             except Exception as exc:  # keep the batch and try again; report at flush if it never lands
-                logger.warning("Writing %d run records failed (%s); attempt %d of 5.", len(batch) + len(log_rows), exc, attempt + 1)
+                logger.warning(
+                    "Writing %d run records failed (%s); attempt %d of 5.",
+                    len(batch) + (len(state_values) // STATE_FIELDS) + (len(log_values) // LINE_FIELDS), exc, attempt + 1,
+                )
                 last = exc
                 threading.Event().wait(0.2 * (attempt + 1))
         self.error = last
@@ -360,8 +376,20 @@ _WRITE_CACHE_ENTRIES = _insert(
     "cache_entries", ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch", "task_key"), "key"
 )
 _WRITE_RESULTS = _insert("results", ("storage_key", "payload", "created"), "storage_key")
-# Log lines are queued as tuples in this column order: the cheapest item to build on the logging thread.
+# Log lines are queued as values in this column order: the cheapest to queue on the logging thread.
 _WRITE_LOGS = _insert("logs", ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
+# The values a queued state and a queued line take: a state's are its table's columns, but with its
+# run in place of the run's id and its timestamp as a datetime (the writer turns them into text).
+STATE_FIELDS = _WRITE_STATES.columns
+LINE_FIELDS = _WRITE_LOGS.columns
+
+
+def _take(values: collections.deque[Any], fields: int) -> list[Any]:
+    """Pop the rows queued in ``values`` so far, whole rows only, as one flat list."""
+    count = len(values)
+    count -= count % fields  # (a row goes in by one extend, so there is never part of one)
+    popleft = values.popleft
+    return [popleft() for _ in range(count)]
 
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
@@ -531,7 +559,7 @@ class SQLiteStore(Store):
 
     # -- writes ------------------------------------------------------------------------------
     def record_state(self, run: Any, state: Any) -> None:
-        self.writer.put(("state", run, state))
+        self.writer.put_state(run, state)
 
     def write_cache_entry(self, entry: CacheEntry) -> None:
         self._own_entries[entry.key] = entry
