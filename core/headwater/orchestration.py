@@ -23,7 +23,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional
 
-from .states import State, StateType
+from .states import TERMINAL_TYPES, State, StateType
 
 if TYPE_CHECKING:
     from .runs import FlowRun, TaskRun
@@ -179,7 +179,7 @@ def commit_state(run: FlowRun | TaskRun, state: State) -> None:
         run.run_count += 1
         if run.start_time is None:
             run.start_time = state.timestamp
-    elif state.type in (StateType.COMPLETED, StateType.FAILED, StateType.CANCELLED, StateType.CRASHED):
+    elif state.type in TERMINAL_TYPES:
         run.end_time = state.timestamp
         if run.start_time is None and state.type is StateType.COMPLETED:
             # A cached run never ran; its span is the moment it was resolved.
