@@ -119,23 +119,25 @@ class Policy:
 
     def __init__(self, rules: Iterable[OrchestrationRule]) -> None:
         self.rules = tuple(rules)
-        self._chains: dict[tuple[str, Optional[StateType], StateType], tuple[OrchestrationRule, ...]] = {}
+        self._chains: dict[tuple[str, Optional[StateType], StateType], _Chain] = {}
 
-    def _governing(self, ctx: TransitionContext) -> tuple[OrchestrationRule, ...]:
+    def _governing(self, ctx: TransitionContext) -> _Chain:
         # The rules for one kind of transition are worked out once, then looked up.
-        key = (ctx.run.kind, ctx.initial_type, ctx.proposed_state.type)
+        initial = ctx.initial_state
+        key = (ctx.run.kind, initial.type if initial is not None else None, ctx.proposed_state.type)
         chain = self._chains.get(key)
         if chain is None:
-            chain = self._chains[key] = tuple(rule for rule in self.rules if rule.governs(*key))
+            chain = self._chains[key] = _Chain(rule for rule in self.rules if rule.governs(*key))
         return chain
 
     def propose(self, ctx: TransitionContext) -> Optional[State]:
         """Run the chain on a proposal; commit and return the resulting state, or ``None`` if delayed."""
         chain = self._governing(ctx)
+        before = chain.before
         spoken: Optional[set[int]] = None  # kept only once a rule has turned the proposal into another transition
         index = 0
-        while index < len(chain):
-            rule = chain[index]
+        while index < len(before):
+            rule = before[index]
             index += 1
             if spoken is not None and id(rule) in spoken:
                 continue
@@ -148,12 +150,13 @@ class Policy:
                 return None
             if ctx.proposed_state.type is not proposed_type:
                 # A new transition: the rules that govern it (and have not spoken yet) are consulted.
-                spoken = (spoken or set()).union(id(r) for r in chain[:index])
-                chain, index = self._governing(ctx), 0
+                spoken = (spoken or set()).union(id(r) for r in before[:index])
+                chain = self._governing(ctx)
+                before, index = chain.before, 0
         state = ctx.proposed_state
         commit_state(ctx.run, state)
         ctx.store.record_state(ctx.run, state)
-        for rule in chain:  # the rules of the transition made
+        for rule in chain.after:  # the rules of the transition made
             try:
                 rule.after_transition(ctx)
             except Exception:
@@ -171,6 +174,26 @@ class Policy:
         commit_state(ctx.run, waiting)
         ctx.store.record_state(ctx.run, waiting)
         return waiting
+
+
+class _Chain:
+    """The rules governing one kind of transition: those with a ``before_transition``, and those with an ``after_transition``.
+
+    A rule that leaves one of the two as OrchestrationRule's does nothing there, and is not called
+    (three proposals a task run, each calling every rule twice, added up).
+    """
+
+    __slots__ = ("before", "after")
+
+    def __init__(self, rules: Iterable[OrchestrationRule]) -> None:
+        rules = tuple(rules)
+        self.before = tuple(r for r in rules if _acts_in(r, "before_transition"))
+        self.after = tuple(r for r in rules if _acts_in(r, "after_transition"))
+
+
+def _acts_in(rule: OrchestrationRule, hook: str) -> bool:
+    method = getattr(rule, hook)
+    return getattr(method, "__func__", method) is not getattr(OrchestrationRule, hook)
 
 
 def commit_state(run: FlowRun | TaskRun, state: State) -> None:
