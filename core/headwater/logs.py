@@ -75,6 +75,9 @@ class RunLogger(logging.LoggerAdapter):
         self.flow_run_id = flow_run_id
         self.label = label
         self.store_number = store_number = _number_store(store) if store is not None and run_id is not None else None
+        # The store for engine_info, held weakly as _stores_by_number does (calling a weakref is
+        # cheaper than a lookup there).
+        self._store_ref = weakref.ref(store) if store_number is not None else None
         super().__init__(logger, {"run_label": label, "run_id": run_id, "flow_run_id": flow_run_id, "run_store": store_number})
 
     def engine_info(self, msg: str, *args: Any) -> None:
@@ -96,8 +99,8 @@ class RunLogger(logging.LoggerAdapter):
         created = time.time()
         if to_stderr and _own_stderr is not None:
             _own_stderr.queue_line(created, "INFO", self.label, message)
-        if to_store and self.store_number is not None:
-            store = _stores_by_number.get(self.store_number)
+        if to_store and self._store_ref is not None:
+            store = self._store_ref()
             if store is not None and self.run_id is not None:
                 store.write_log(self.run_id, self.flow_run_id, logging.INFO, logger.name, created, message)
 

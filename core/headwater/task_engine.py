@@ -203,10 +203,15 @@ class TaskRunEngine(RunEngine):
         self.store = store
         self.policy = plugins.policy
         self.listener = plugins.task_state_listener
-        self.upstream: list[HeadwaterFuture] = list(wait_for or ())
-        for value in parameters.values():
-            _visit_futures(value, self.upstream)
-        self.upstream_parameters = {name: v.task_run.id for name, v in parameters.items() if isinstance(v, HeadwaterFuture)}
+        self.upstream: list[HeadwaterFuture] = list(wait_for) if wait_for else []
+        #: Parameter name -> id of the task run whose future was passed as that parameter.
+        self.upstream_parameters: dict[str, str] = {}
+        for name, value in parameters.items():
+            if isinstance(value, HeadwaterFuture):
+                self.upstream.append(value)
+                self.upstream_parameters[name] = value.task_run.id
+            elif isinstance(value, (list, tuple, set, frozenset, dict)):
+                _visit_futures(value, self.upstream)
         dynamic_key = flow_ctx.next_dynamic_key(task.task_key) if flow_ctx is not None else 0
         extra_tags = current_tags()
         tags = tuple(dict.fromkeys(task.tags + extra_tags)) if extra_tags else task.tags
