@@ -94,7 +94,7 @@ class _Writer:
         # LINE_FIELDS a row), and go with each batch (flush() makes sure a batch comes). Plain values
         # make no objects for the garbage collector to track: queued as a tuple holding its State,
         # each state change of a busy flow left two for it, alive until their batch, and those set
-        # off collections of the whole heap (see _Writer._take).
+        # off collections of the whole heap (the writer takes them with _take).
         self.states: collections.deque[Any] = collections.deque()
         self.lines: collections.deque[Any] = collections.deque()
         self.flush_wanted = threading.Event()
