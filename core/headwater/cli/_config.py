@@ -19,7 +19,7 @@ def config(as_json: bool) -> None:
     settings = Settings.from_env()
     sources = settings.sources()
     rows = {}
-    for name, field in type(settings).model_fields.items():
+    for name, description in Settings.descriptions().items():
         value = getattr(settings, name)
         source = sources[name]
         if name == "database_url" and value is None:
@@ -30,7 +30,7 @@ def config(as_json: bool) -> None:
             "variable": ENV_PREFIX + name.upper(),
             "value": None if value is None else (value if isinstance(value, (bool, int)) else str(value)),
             "source": source,
-            "description": field.description,
+            "description": description,
         }
     if as_json:
         out.echo_json(rows)
