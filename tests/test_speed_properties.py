@@ -9,6 +9,9 @@
   inserted one by one give.
 - States wait for the writer as plain values, which the garbage collector does not track, and a
   flow's end waits on its settled futures without making a runner's future for each.
+- A script whose flow calls a task directly imports neither pydantic nor asyncio (together, about
+  half of such a script's cold start): settings are plain Python, the records of reads are made
+  by the store's reading side, and the runners' event loop starts with the first submission.
 """
 
 import datetime as dt
@@ -18,6 +21,8 @@ import hashlib
 import json
 import os
 import sqlite3
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -497,3 +502,31 @@ def test_the_writers_json_is_json_dumps():
     for value in ({}, {"n": 2**70, "s": 'ünï"\\\n', "l": [1, 2.5, None, True], "d": {"a": [{}]}, "f": float("nan")}, {"o": Odd()}):
         assert _parameters_json(value) == json.dumps(value, default=repr)
     assert _tags_json(("a", "ü")) == json.dumps(["a", "ü"])
+
+
+def test_a_one_task_flow_script_imports_neither_pydantic_nor_asyncio(headwater_home, tmp_path):
+    script = tmp_path / "one_task.py"
+    script.write_text(
+        "import sys\n"
+        "from headwater import flow, task\n"
+        "@task\ndef one(): return 1\n"
+        "@flow(log_prints=True)\ndef f(n=1): return one() + n\n"
+        "assert f() == 2\n"
+        "print(sorted(m for m in ('pydantic', 'asyncio') if m in sys.modules))\n"
+    )
+    env = {**os.environ, "HEADWATER_HOME": str(headwater_home)}
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]", done.stderr
+    # Submitting starts the runner's loop (asyncio), and a read makes records (pydantic).
+    script.write_text(
+        "import sys\n"
+        "from headwater import flow, task\n"
+        "from headwater.client import get_client\n"
+        "@task\ndef one(): return 1\n"
+        "@flow\ndef f(): return one.submit().result()\n"
+        "assert f() == 1\n"
+        "assert get_client().read_flow_runs(flow_name='f')[0].state.name == 'Completed'\n"
+        "print(sorted(m for m in ('pydantic', 'asyncio') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "['asyncio', 'pydantic']", done.stderr

@@ -143,8 +143,6 @@ class Flow(Generic[P, R]):
     # -- parameters -------------------------------------------------------------------------
     def _parameter_adapters(self) -> dict[str, Any]:
         if self._adapters is None:
-            from pydantic import ConfigDict, TypeAdapter
-
             try:
                 hints = typing.get_type_hints(self.fn)
             except Exception:
@@ -154,6 +152,9 @@ class Flow(Generic[P, R]):
                 hint = hints.get(name)
                 if hint is None or hint is Any or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                     continue
+                # Only here, for a hint to check: pydantic costs a process 0.1-0.2 s to import and set up.
+                from pydantic import ConfigDict, TypeAdapter
+
                 try:
                     adapters[name] = (TypeAdapter(hint, config=ConfigDict(arbitrary_types_allowed=True)), hint)
                 except Exception:

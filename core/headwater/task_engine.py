@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import concurrent.futures
 import logging
 import threading
@@ -53,6 +52,7 @@ def _resolve(value: Any, depth: int = 0) -> Any:
 
 def run_to_end(coroutine_function: Callable[[], Awaitable[Any]]) -> Any:
     """Run a coroutine to its end from sync code, on a new loop (in a thread of its own if this one has a loop)."""
+    import asyncio  # only async tasks and hooks need it: not imported with headwater
     try:
         asyncio.get_running_loop()
     except RuntimeError:

@@ -23,7 +23,6 @@ with ``@flow(task_runner=...)``: an instance, a class, or a registered name.
 from __future__ import annotations
 
 import abc
-import asyncio
 import collections
 import concurrent.futures
 import contextvars
@@ -34,6 +33,8 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, ClassVar, Optional
 
 if TYPE_CHECKING:
+    import asyncio
+
     from .states import State
     from .task_engine import SubmittedRun, TaskCall
 
@@ -121,6 +122,8 @@ class EventLoopTaskRunner(TaskRunner):
             if self._loop is None:
                 if not self._started:
                     raise RuntimeError(f"{self!r} was asked to run a task before it was started")
+                import asyncio  # here: a flow that only calls tasks directly never needs it (30-40 ms to import)
+
                 loop = asyncio.new_event_loop()
                 thread = threading.Thread(target=loop.run_forever, name=f"headwater-{self.name}-loop", daemon=True)
                 thread.start()
@@ -199,6 +202,8 @@ def _cancel_tasks(tasks: list[asyncio.Task[State]], done: concurrent.futures.Fut
         done.set_result(None)
         return
     # Let the cancelled coroutines run their except clauses before the loop stops.
+    import asyncio
+
     gathered = asyncio.gather(*tasks, return_exceptions=True)
     gathered.add_done_callback(lambda _: done.set_result(None))
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 # Frames of this module are left out of the tracebacks headwater logs for a failed task.
 __tracebackhide__ = True
 
-import asyncio
 from functools import partial
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -45,6 +44,8 @@ def call_sync(fn: Callable[..., Any], kwargs: dict[str, Any], context: RemoteRun
 def _run_coroutine(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
     # A Dask worker runs tasks on threads without an event loop: the coroutine gets one of its own
     # (a copy of this context: the run's context is visible inside it).
+    import asyncio
+
     return asyncio.run(fn(**kwargs))
 
 

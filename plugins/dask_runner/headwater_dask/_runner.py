@@ -5,7 +5,6 @@ from __future__ import annotations
 # Frames of this module are left out of the tracebacks headwater logs for a failed task.
 __tracebackhide__ = True
 
-import asyncio
 import importlib
 import importlib.util
 import logging
@@ -21,6 +20,8 @@ from ._options import current_options
 from ._payload import LOG_TOPIC, call_async, call_sync
 
 if TYPE_CHECKING:
+    import asyncio
+
     from headwater.logs import RunLogger
     from headwater.task_engine import TaskCall
 
@@ -135,9 +136,13 @@ class DaskTaskRunner(EventLoopTaskRunner):
 
     # -- start and shut down -------------------------------------------------------------------
     def loop_started(self, loop: asyncio.AbstractEventLoop) -> None:
+        import asyncio  # not at the top: loading the plugin must not import asyncio (30-40 ms of a cold start)
+
         asyncio.run_coroutine_threadsafe(self._connect(), loop).result()
 
     async def _connect(self) -> None:
+        import asyncio
+
         try:
             from dask.sizeof import sizeof
             from distributed import Client
@@ -195,6 +200,8 @@ class DaskTaskRunner(EventLoopTaskRunner):
     def shutdown(self) -> None:
         loop = self._loop
         if loop is not None and (self._client is not None or self._cluster is not None):
+            import asyncio
+
             try:
                 asyncio.run_coroutine_threadsafe(self._close(), loop).result()
             except Exception:
@@ -240,6 +247,8 @@ class DaskTaskRunner(EventLoopTaskRunner):
             value = await future
         else:
             # Not wait_for: a TimeoutError the task itself raised must stay the task's failure.
+            import asyncio
+
             waiter = asyncio.ensure_future(_result(future))
             done, _ = await asyncio.wait({waiter}, timeout=call.timeout_seconds)
             if not done:

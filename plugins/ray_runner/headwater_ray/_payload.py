@@ -13,7 +13,6 @@ from __future__ import annotations
 # Frames of this module are left out of the tracebacks headwater logs for a failed task.
 __tracebackhide__ = True
 
-import asyncio
 import functools
 import re
 import weakref
@@ -37,6 +36,8 @@ def _run_coroutine(fn: Callable[..., Any]) -> Callable[..., Any]:
     # (a copy of this context: the run's context is visible inside it).
     @functools.wraps(fn)
     def run(**kwargs: Any) -> Any:
+        import asyncio
+
         return asyncio.run(fn(**kwargs))
 
     return run

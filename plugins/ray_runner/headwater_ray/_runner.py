@@ -5,7 +5,6 @@ from __future__ import annotations
 # Frames of this module are left out of the tracebacks headwater logs for a failed task.
 __tracebackhide__ = True
 
-import asyncio
 import importlib.util
 import sys
 from typing import TYPE_CHECKING, Any, Optional
@@ -20,6 +19,7 @@ from ._options import current_options
 from ._payload import original_error, remote_function, take_lines
 
 if TYPE_CHECKING:
+    import asyncio
 
     from headwater.task_engine import TaskCall
 
@@ -146,6 +146,8 @@ class RayTaskRunner(EventLoopTaskRunner):
             if call.timeout_seconds is None:
                 value = await ref
             else:
+                import asyncio  # not at the top: loading the plugin must not import asyncio
+
                 waiter = asyncio.ensure_future(_result(ref))
                 done, _ = await asyncio.wait({waiter}, timeout=call.timeout_seconds)
                 if not done:

@@ -23,15 +23,17 @@ import os
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any, Iterator, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from headwater.exceptions import AmbiguousRunId, StoreError
-from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 from headwater.stores import CacheEntry, DeletedRuns, Store
 
 from . import limits, read_ahead, schema
 from .connections import BUSY_TIMEOUT_SECONDS, WAL_SIZE_LIMIT, connect, database_path, transaction
 from .files import PayloadFiles
+
+if TYPE_CHECKING:  # the records are pydantic models: imported by the reads that make them (see records_of)
+    from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 
 logger = logging.getLogger("headwater.store")
 
@@ -659,7 +661,9 @@ class SQLiteStore(Store):
         where, args = ("WHERE flow_name = ? ", (flow_name,)) if flow_name is not None else ("", ())
         with self._reading() as conn:
             rows = _named_rows(conn, f"SELECT * FROM flow_runs {where}ORDER BY created DESC LIMIT ?", (*args, limit))
-        return [_flow_record(row) for row in rows]
+        from .records_of import flow_record
+
+        return [flow_record(row) for row in rows]
 
     def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
         escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
@@ -676,19 +680,25 @@ class SQLiteStore(Store):
             if len(rows) > 1:
                 raise AmbiguousRunId(f"{run_id!r} matches more than one flow run; give more of its id")
             return None
-        return _flow_record(rows[0])
+        from .records_of import flow_record
+
+        return flow_record(rows[0])
 
     def read_task_runs(self, flow_run_id: Optional[str] = None, limit: int = 10_000) -> list[TaskRunRecord]:
         where, args = ("WHERE flow_run_id = ? ", (flow_run_id,)) if flow_run_id is not None else ("", ())
         with self._reading() as conn:
             rows = _named_rows(conn, f"SELECT * FROM task_runs {where}ORDER BY created, name LIMIT ?", (*args, limit))
-        return [_task_record(row) for row in rows]
+        from .records_of import task_record
+
+        return [task_record(row) for row in rows]
 
     def read_state_history(self, run_id: str) -> list[StateRecord]:
         with self._reading() as conn:
             rows = conn.execute(
                 "SELECT type, name, message, timestamp, storage_key FROM states WHERE run_id = ? ORDER BY id", (run_id,)
             ).fetchall()
+        from headwater.records import StateRecord
+
         return [
             StateRecord(type=kind, name=name, message=message, timestamp=_moment(moment), storage_key=storage_key)
             for kind, name, message, moment, storage_key in rows
@@ -740,6 +750,8 @@ class SQLiteStore(Store):
                 f"WHERE {which} AND l.id > ? AND l.level >= ? ORDER BY l.id LIMIT ?",
                 (*ids, after_id, min_level, limit),
             ).fetchall()
+        from headwater.records import LogLineRecord
+
         return [
             LogLineRecord(
                 id=row[0], run_id=row[1], flow_run_id=row[2], run_name=row[3], level=row[4], logger=row[5],
@@ -756,6 +768,8 @@ class SQLiteStore(Store):
                 "LEFT JOIN results r ON r.storage_key = c.storage_key ORDER BY c.created DESC LIMIT ?",
                 (limit,),
             ).fetchall()
+        from headwater.records import CacheEntryRecord
+
         return [
             CacheEntryRecord(
                 key=row[0], storage_key=row[1], task_run_id=row[2], task_name=row[3], created=_moment(row[4]),
@@ -852,34 +866,3 @@ def _named_rows(conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list[sq
     cursor = conn.cursor()
     cursor.row_factory = sqlite3.Row
     return cursor.execute(sql, args).fetchall()
-
-
-def _state_of(row: sqlite3.Row) -> Optional[StateRecord]:
-    if row["state_type"] is None:
-        return None
-    return StateRecord(
-        type=row["state_type"], name=row["state_name"], message=row["state_message"],
-        timestamp=_moment(row["state_timestamp"]), storage_key=row["state_storage_key"],
-    )
-
-
-def _common(row: sqlite3.Row) -> dict[str, Any]:
-    return dict(
-        id=row["id"], name=row["name"], state=_state_of(row), parameters=json.loads(row["parameters"]),
-        tags=json.loads(row["tags"]), start_time=_from_iso(row["start_time"]), end_time=_from_iso(row["end_time"]),
-        created=_from_iso(row["created"]), run_count=row["run_count"],
-    )
-
-
-def _flow_record(row: sqlite3.Row) -> FlowRunRecord:
-    return FlowRunRecord(
-        **_common(row), flow_name=row["flow_name"], flow_version=row["flow_version"],
-        parent_flow_run_id=row["parent_flow_run_id"], parent_task_run_id=row["parent_task_run_id"],
-    )
-
-
-def _task_record(row: sqlite3.Row) -> TaskRunRecord:
-    return TaskRunRecord(
-        **_common(row), task_name=row["task_name"], task_key=row["task_key"], flow_run_id=row["flow_run_id"],
-        cache_key=row["cache_key"],
-    )
