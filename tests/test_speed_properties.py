@@ -530,3 +530,30 @@ def test_a_one_task_flow_script_imports_neither_pydantic_nor_asyncio(headwater_h
     )
     done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.strip().splitlines()[-1] == "['asyncio', 'pydantic']", done.stderr
+
+
+def test_the_writers_timestamp_text_reads_back_and_sorts_as_isoformats_does():
+    from headwater_sqlite.store import _text_of
+
+    utc = dt.timezone.utc
+    moments = [
+        dt.datetime(2026, 12, 3, 13, 19, 24, 123456, tzinfo=utc),
+        dt.datetime(2026, 12, 3, 13, 19, 24, tzinfo=utc),  # no microseconds: isoformat leaves them out
+        dt.datetime(2026, 12, 3, 13, 19, 24, 1, tzinfo=utc),
+        dt.datetime(1, 1, 1, tzinfo=utc),
+        dt.datetime(999, 2, 3, 4, 5, 6, 7, tzinfo=utc),
+        dt.datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=utc),
+        dt.datetime.fromisoformat("2026-12-03T13:19:24.5+00:00"),
+        dt.datetime.now(utc),
+    ]
+    for moment in moments:
+        text = _text_of(moment)
+        assert dt.datetime.fromisoformat(text) == moment and dt.datetime.fromisoformat(text).tzinfo == utc
+        assert text[:19] == moment.isoformat()[:19] and text.endswith("+00:00") and len(text) == 32
+    # Mixed with isoformat's text (rows written before), the order of the text is the order of the moments.
+    texts = [_text_of(m) for m in moments] + [m.isoformat() for m in moments]
+    assert [dt.datetime.fromisoformat(text) for text in sorted(texts)] == sorted(moments * 2)
+    # Any other moment is isoformat's.
+    elsewhere = dt.datetime(2026, 12, 3, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
+    assert _text_of(elsewhere) == elsewhere.isoformat()
+    assert _text_of(dt.datetime(2026, 12, 3)) == "2026-12-03T00:00:00"

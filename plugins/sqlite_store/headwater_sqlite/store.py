@@ -47,7 +47,31 @@ WRITER_CACHED_STATEMENTS = 80
 
 
 def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
-    return moment.isoformat() if moment is not None else None
+    return _text_of(moment) if moment is not None else None
+
+
+_UTC = _dt.timezone.utc
+_TWO_DIGITS = [f"{n:02d}" for n in range(100)]
+_day_texts: dict[int, str] = {}  # proleptic ordinal -> "YYYY-MM-DDT", for the days seen
+
+
+def _text_of(moment: _dt.datetime) -> str:
+    """``moment.isoformat()``, made faster for a moment in UTC (every state's), and always with microseconds.
+
+    ``isoformat`` formats each field with C's sprintf: four moments a task run made it a quarter
+    of the writer's instructions (callgrind). Text with and without microseconds sorts and reads
+    back (``fromisoformat``) alike.
+    """
+    if moment.tzinfo is not _UTC:
+        return moment.isoformat()
+    ordinal = moment.toordinal()
+    day = _day_texts.get(ordinal)
+    if day is None:
+        if len(_day_texts) > 1000:
+            _day_texts.clear()
+        day = _day_texts[ordinal] = f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}T"
+    two = _TWO_DIGITS
+    return f"{day}{two[moment.hour]}:{two[moment.minute]}:{two[moment.second]}.{moment.microsecond:06d}+00:00"
 
 
 def _from_iso(text: Optional[str]) -> Optional[_dt.datetime]:
@@ -241,7 +265,7 @@ class _Writer:
         # A state's timestamp is also its run's start or end time: each moment is written out once.
         # (Keyed by id: every moment stays alive in ``moments`` meanwhile.)
         moments = state_values[4::STATE_FIELDS]
-        texts = state_values[4::STATE_FIELDS] = [moment.isoformat() for moment in moments]
+        texts = state_values[4::STATE_FIELDS] = [_text_of(moment) for moment in moments]
         iso = dict(zip(map(id, moments), texts))
         for kind, first, _second in batch:
             if kind == "cache":
@@ -426,9 +450,9 @@ def _run_row(run: Any, iso: dict[int, str]) -> tuple:
         run.name,
         _parameters_json(run.parameters),
         _tags_json(run.tags) if run.tags else "[]",
-        (iso.get(id(start)) or start.isoformat()) if start is not None else _NULL,
-        (iso.get(id(end)) or end.isoformat()) if end is not None else _NULL,
-        run.created.isoformat(),
+        (iso.get(id(start)) or _text_of(start)) if start is not None else _NULL,
+        (iso.get(id(end)) or _text_of(end)) if end is not None else _NULL,
+        _text_of(run.created),
         run.run_count,
         process.host,
         process.pid,
@@ -441,7 +465,7 @@ def _run_row(run: Any, iso: dict[int, str]) -> tuple:
         state.type._value_,
         state.name,
         _NULL if message is None else message,
-        iso.get(id(moment)) or moment.isoformat(),
+        iso.get(id(moment)) or _text_of(moment),
         _NULL if storage_key is None else storage_key,
     )
 
@@ -573,7 +597,7 @@ class SQLiteStore(Store):
                     entry.key,
                     entry.storage_key,
                     entry.task_run_id,
-                    entry.created.isoformat(),
+                    _text_of(entry.created),
                     _iso(entry.expiration),
                     entry.expiration.timestamp() if entry.expiration else None,
                     entry.task_key,
