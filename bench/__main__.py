@@ -39,6 +39,9 @@ class Framework:
 
     def env(self, home: str) -> dict[str, str]:
         env = {**os.environ, "HEADWATER_HOME": home, "BENCH_FRAMEWORK": self.name}
+        # Measured as a user's machine runs it: with bytecode caches. Without them (this variable is
+        # set in some sandboxes) each start compiles every module of an editable install from source.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         if self.name == "prefect":
             env.update(PREFECT_HOME=home, PREFECT_SERVER_ANALYTICS_ENABLED="false", PREFECT_LOGGING_LEVEL="INFO")
         return env
