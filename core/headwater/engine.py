@@ -15,7 +15,7 @@ from .exceptions import ResultSerializationError
 from .interrupts import describe_interrupt, is_interrupt
 from .orchestration import TransitionContext, commit_state, seconds_until
 from .results import dumps_result, storage_key_for
-from .states import Cancelled, Completed, Crashed, Failed, Retrying, Running, State, StateType, TimedOut
+from .states import RUNNING, SCHEDULED, Cancelled, Completed, Crashed, Failed, Retrying, Running, State, StateType, TimedOut
 from .timeouts import RunTimeout
 
 if TYPE_CHECKING:
@@ -76,7 +76,7 @@ class RunEngine:
         """Running, the function, then Completed or Failed: again for as long as the policy schedules a retry."""
         error: Optional[BaseException] = None
         state = yield from self._propose(Running())
-        while state.type is StateType.RUNNING:
+        while state.type is RUNNING:
             self._before_attempt()
             value, error = yield EXECUTE
             if error is not None and is_interrupt(error):
@@ -85,7 +85,7 @@ class RunEngine:
             elif self.awaits_others_after_attempt:
                 yield AWAIT_OTHERS
             state = yield from self._propose(self._completed(value) if error is None else self._failed(error))
-            if state.type is StateType.SCHEDULED:
+            if state.type is SCHEDULED:
                 self._log_retry(state)
                 yield Wait(seconds_until(state.scheduled_time))
                 state = yield from self._propose(Retrying())

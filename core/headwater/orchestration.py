@@ -23,7 +23,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional
 
-from .states import TERMINAL_TYPES, State, StateType
+from .states import COMPLETED, RUNNING, TERMINAL_TYPES, State, StateType
 
 if TYPE_CHECKING:
     from .runs import FlowRun, TaskRun
@@ -198,13 +198,13 @@ def _acts_in(rule: OrchestrationRule, hook: str) -> bool:
 
 def commit_state(run: FlowRun | TaskRun, state: State) -> None:
     """The bookkeeping every accepted state change does to its run."""
-    if state.type is StateType.RUNNING:
+    if state.type is RUNNING:
         run.run_count += 1
         if run.start_time is None:
             run.start_time = state.timestamp
     elif state.type in TERMINAL_TYPES:
         run.end_time = state.timestamp
-        if run.start_time is None and state.type is StateType.COMPLETED:
+        if run.start_time is None and state.type is COMPLETED:
             # A cached run never ran; its span is the moment it was resolved.
             run.start_time = state.timestamp
     run.state = state

@@ -7,7 +7,7 @@ import threading
 from ..concurrency import SlotRefusal
 from ..hookspecs import hookimpl
 from ..orchestration import OrchestrationRule, TransitionContext
-from ..states import AwaitingConcurrencySlot, Cancelled, StateType
+from ..states import RUNNING, AwaitingConcurrencySlot, Cancelled, StateType
 
 #: How long a waiting run sleeps before asking again: it starts short and doubles up to the longest.
 #: (A slot given back by this process wakes its waiting runs at once; these bound the wait for other processes.)
@@ -35,7 +35,7 @@ class TagConcurrencyLimits(OrchestrationRule):
 
     def before_transition(self, ctx: TransitionContext) -> None:
         run = ctx.run
-        if not run.tags or ctx.proposed_state.type is not StateType.RUNNING or ctx.initial_type is StateType.RUNNING:
+        if not run.tags or ctx.proposed_state.type is not RUNNING or ctx.initial_type is RUNNING:
             return
         outcome = ctx.store.acquire_concurrency_slots(run)  # type: ignore[arg-type]  # a task-only rule
         if not isinstance(outcome, SlotRefusal):
@@ -55,7 +55,7 @@ class TagConcurrencyLimits(OrchestrationRule):
 
     def after_transition(self, ctx: TransitionContext) -> None:
         run_id = ctx.run.id
-        if ctx.proposed_state.type is StateType.RUNNING:
+        if ctx.proposed_state.type is RUNNING:
             return
         if self._waits:  # a run that waited and ends without starting (cancelled, crashed) is forgotten
             self._waits.pop(run_id, None)
