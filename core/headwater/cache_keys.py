@@ -109,6 +109,13 @@ def _sortable_key(key: str) -> bool:
     return key.isascii() and key.isidentifier()
 
 
+def _plain_keys(mapping: dict) -> bool:
+    for key in mapping:
+        if type(key) is not str or not _sortable_key(key):
+            return False
+    return True
+
+
 def _canonical_text(value: Any, depth: int) -> str:
     """The compact JSON text of ``_canonical(value, depth)``, built directly for the common plain types.
 
@@ -124,13 +131,14 @@ def _canonical_text(value: Any, depth: int) -> str:
     if value is None or kind is bool:
         return _LITERALS[value]
     if depth < 100:
-        if kind is dict and all(type(key) is str and _sortable_key(key) for key in value):
+        # (List comprehensions, not generators, inside join: resuming a generator per item cost more.)
+        if kind is dict and _plain_keys(value):
             items = ",".join(
-                f"[{_encode_text(key)},{_canonical_text(value[key], depth + 1)}]" for key in sorted(value)
+                [f"[{_encode_text(key)},{_canonical_text(value[key], depth + 1)}]" for key in sorted(value)]
             )
             return f'["dict",[{items}]]'
         if kind is list or kind is tuple:
-            items = ",".join(_canonical_text(item, depth + 1) for item in value)
+            items = ",".join([_canonical_text(item, depth + 1) for item in value])
             return f'["{"list" if kind is list else "tuple"}",[{items}]]'
         if kind is float:
             return f'["float","{value.hex()}"]'
