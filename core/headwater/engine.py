@@ -15,7 +15,7 @@ from .exceptions import ResultSerializationError
 from .interrupts import describe_interrupt, is_interrupt
 from .orchestration import TransitionContext, commit_state, seconds_until
 from .results import dumps_result, storage_key_for
-from .states import RUNNING, SCHEDULED, Cancelled, Completed, Crashed, Failed, Retrying, Running, State, StateType, TimedOut
+from .states import PENDING, RUNNING, SCHEDULED, Cancelled, Completed, Crashed, Failed, Retrying, Running, State, StateType, TimedOut
 from .timeouts import RunTimeout
 
 if TYPE_CHECKING:
@@ -119,11 +119,13 @@ class RunEngine:
                     return old  # cancelled while it ran or waited: nothing it proposes now counts
                 accepted = self.policy.propose(ctx)
             if accepted is not None:
-                self._notify(old, accepted)
+                if self.listener is not None:  # (checked here: a call less a proposal when no plugin listens)
+                    self._notify(old, accepted)
                 return accepted
             waiting = self.policy.hold(ctx)
             if waiting is not None:
-                self._notify(old, waiting)
+                if self.listener is not None:
+                    self._notify(old, waiting)
                 self.logger.info("Waiting in state %s before entering %s: %s.", waiting.name, state.name, ctx.reason)
             elif ctx.waiting_state is None:
                 self.logger.info("Waiting %.1fs before entering %s: %s", ctx.delay_seconds, state.name, ctx.reason)
@@ -131,15 +133,16 @@ class RunEngine:
             state = state.copy(timestamp=_dt.datetime.now(_dt.timezone.utc))  # it is entered now, not before the wait
 
     def _notify(self, old: Optional[State], new: State) -> None:
-        if self.listener is not None:
-            try:
-                self.listener(**{f"{self.run.kind}_run": self.run, "old_state": old, "new_state": new})
-            except Exception:
-                logging.getLogger("headwater.plugins").exception("A state-change event hook raised; the run goes on.")
+        """Tell the state-change listeners of plugins (called only when there are some)."""
+        try:
+            self.listener(**{f"{self.run.kind}_run": self.run, "old_state": old, "new_state": new})
+        except Exception:
+            logging.getLogger("headwater.plugins").exception("A state-change event hook raised; the run goes on.")
 
-    def _begin_pending(self, state: State) -> None:
-        for _ in self._propose(state):  # a delay on Pending has nothing to wait for
-            pass
+    def _begin_pending(self) -> None:
+        """Propose Pending, dated the moment the run was made (so a store writes that moment out once)."""
+        for _ in self._propose(State(PENDING, "Pending", timestamp=self.run.created)):
+            pass  # a delay on Pending has nothing to wait for
 
     def _failed(self, error: BaseException) -> State:
         """The state a run proposes when its function raised ``error``."""
@@ -194,7 +197,8 @@ class RunEngine:
                 state = ctx.proposed_state
                 commit_state(self.run, state)
                 self.store.record_state(self.run, state)
-        self._notify(current, state)
+        if self.listener is not None:
+            self._notify(current, state)
         self.logger.engine_info("Finished in state %s", state.short())
         if self.subject.state_hooks:
             self._call_state_hooks(state)

@@ -16,9 +16,9 @@ from .interrupts import is_interrupt, sigterm_raises
 from .logs import RunLogger, print_to_logger, reset_print
 from .names import generate_run_name
 from .progress import start_progress, stop_progress
-from .results import jsonable
+from .results import jsonable_parameters
 from .runs import FlowRun
-from .states import Cancelled, Completed, Failed, Pending, State
+from .states import Cancelled, Completed, Failed, State
 from .drivers import drive_async, drive_sync
 from .engine import RunEngine
 from .timeouts import await_with_timeout, call_with_timeout
@@ -65,7 +65,7 @@ class FlowRunEngine(RunEngine):
             name=generate_run_name(),
             flow_name=flow.name,
             flow_version=flow.version,
-            parameters={name: jsonable(value) for name, value in parameters.items()},
+            parameters=jsonable_parameters(parameters),
             tags=current_tags(),
             parent_flow_run_id=parent.flow_run.id if parent is not None else None,
             parent_task_run_id=calling_task.task_run.id if calling_task is not None else None,
@@ -78,7 +78,7 @@ class FlowRunEngine(RunEngine):
         self.context.parameters = parameters
 
     def begin(self) -> None:
-        self._begin_pending(Pending())
+        self._begin_pending()
         self.logger.info("Beginning flow run '%s' for flow '%s'", self.run.name, self.flow.name)
         start_progress(self.context)
 

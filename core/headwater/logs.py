@@ -80,10 +80,14 @@ class RunLogger(logging.LoggerAdapter):
         self.run_id = run_id
         self.flow_run_id = flow_run_id
         self.label = label
-        self.store_number = store_number = _number_store(store) if store is not None and run_id is not None else None
         # The store for engine_info, held weakly as _stores_by_number does (calling a weakref is
         # cheaper than a lookup there).
-        self._store_ref = weakref.ref(store) if store_number is not None else None
+        self._store_ref: Optional[weakref.ref[Store]]
+        if store is not None and run_id is not None:
+            store_number, self._store_ref = _number_store(store)
+        else:
+            store_number = self._store_ref = None
+        self.store_number = store_number
         super().__init__(logger, {"run_label": label, "run_id": run_id, "flow_run_id": flow_run_id, "run_store": store_number})
 
     def engine_info(self, msg: str, *args: Any) -> None:
@@ -323,19 +327,20 @@ def _write_stderr(text: str) -> None:
 # (a QueueHandler may send it to another process, and a runner may pickle a run's logger).
 # Weak: a store closed and dropped (as a test's is) is not kept alive by its number.
 _stores_by_number: weakref.WeakValueDictionary[int, Store] = weakref.WeakValueDictionary()
-_numbers_by_store: dict[int, int] = {}
+_numbers_by_store: dict[int, tuple[int, weakref.ref[Store]]] = {}  # id(store) -> its number, and a weakref to it
 _numbering_lock = threading.Lock()
 _next_number = itertools.count(1)
 
 
-def _number_store(store: Store) -> int:
-    number = _numbers_by_store.get(id(store))
-    if number is None or _stores_by_number.get(number) is not store:
+def _number_store(store: Store) -> tuple[int, weakref.ref[Store]]:
+    """The number of ``store``, given it the first time, and a weak reference to it."""
+    known = _numbers_by_store.get(id(store))
+    if known is None or known[1]() is not store:  # (a new store may have the id of a dropped one)
         with _numbering_lock:
             number = next(_next_number)
             _stores_by_number[number] = store
-            _numbers_by_store[id(store)] = number
-    return number
+            known = _numbers_by_store[id(store)] = (number, weakref.ref(store))
+    return known
 
 
 def _forget_stores() -> None:

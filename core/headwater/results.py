@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from .exceptions import ResultSerializationError
 
-__all__ = ["dumps_result", "loads_result", "load_result", "storage_key_for", "jsonable"]
+__all__ = ["dumps_result", "loads_result", "load_result", "storage_key_for", "jsonable", "jsonable_parameters"]
 
 _JSON = b"J"
 _PICKLE = b"P"
@@ -89,6 +89,17 @@ def jsonable(value: Any, depth: int = 0) -> Any:
             return {_described(key, str): jsonable(item, depth + 1) for key, item in value.items()}
     text = _described(value, repr)
     return text if len(text) <= _MAX_REPR else text[: _MAX_REPR - 3] + "..."
+
+
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None)})
+
+
+def jsonable_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The run record's picture of a run's parameters: ``jsonable`` of each value.
+
+    (A plain scalar, the usual parameter, is taken as it is here: a call less for each, every task run.)
+    """
+    return {name: value if type(value) in _PLAIN_SCALARS else jsonable(value) for name, value in parameters.items()}
 
 
 def _described(value: Any, describe: Callable[[Any], str]) -> str:

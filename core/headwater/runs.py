@@ -23,7 +23,12 @@ _ids = random.Random(os.urandom(32))
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _ids.seed(os.urandom(32)))
 
-_VARIANT = 0b10 << 62  # RFC 9562's variant, above the 62 random bits
+_LOW_48 = (1 << 48) - 1  # the id's last group; the two bits above the 62 random ones are the variant (0x8000)
+
+
+# A millisecond, and the text of an id up to its 1/4096 ms for it: ids come many a millisecond.
+# (One tuple, replaced whole, so that a thread never sees one millisecond's number with another's text.)
+_prefix_of: tuple[int, str] = (-1, "")
 
 
 def new_run_id() -> str:
@@ -33,10 +38,15 @@ def new_run_id() -> str:
     their ends: a batch of run records then touches a few pages of each, where random (version-4)
     ids touched one page a row (the writer's inserts of state rows took twice the time).
     """
-    ns = time.time_ns()
-    ms, within = divmod(ns, 1_000_000)
-    digits = "%012x%04x%016x" % (ms, 0x7000 | within * 4096 // 1_000_000, _VARIANT | _ids.getrandbits(62))
-    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+    global _prefix_of
+    ms, within = divmod(time.time_ns(), 1_000_000)
+    prefix_ms, prefix = _prefix_of
+    if ms != prefix_ms:
+        digits = "%012x" % ms
+        prefix = f"{digits[:8]}-{digits[8:]}-7"
+        _prefix_of = (ms, prefix)
+    random_bits = _ids.getrandbits(62)
+    return "%s%03x-%04x-%012x" % (prefix, within * 4096 // 1_000_000, 0x8000 | random_bits >> 48, random_bits & _LOW_48)
 
 
 def short_run_id(run_id: str) -> str:

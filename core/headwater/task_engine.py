@@ -13,9 +13,9 @@ from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_cont
 from .exceptions import UpstreamFailedError
 from .futures import HeadwaterFuture, wait, wait_async
 from .logs import RunLogger, print_to_logger, reset_print
-from .results import jsonable
+from .results import jsonable_parameters
 from .runs import TaskRun
-from .states import Completed, Pending, State, UpstreamFailed
+from .states import Completed, State, UpstreamFailed
 from .timeouts import await_with_timeout, call_with_timeout
 
 if TYPE_CHECKING:
@@ -166,7 +166,7 @@ class TaskCall:
 
         An async function is run to its end on an event loop of its own.
         """
-        if self.is_async:
+        if self.task.is_async:
             return run_to_end(self.run_async)
         tokens = self._enter()
         try:
@@ -233,10 +233,10 @@ class TaskRunEngine(RunEngine):
 
     def begin(self) -> None:
         """Record the run as Pending: done at once, on the caller's thread, so a future has an id and a record."""
-        self.run.parameters = {name: jsonable(value) for name, value in self.parameters.items()} if self.parameters else {}
+        self.run.parameters = jsonable_parameters(self.parameters) if self.parameters else {}
         if self.flow_ctx is not None:
             self.flow_ctx.logger.engine_info("Created task run '%s' for task '%s'", self.run.name, self.task.name)
-        self._begin_pending(Pending())
+        self._begin_pending()
 
     # -- the state machine --------------------------------------------------------------------
     def steps(self) -> Generator[Any, Any, State]:

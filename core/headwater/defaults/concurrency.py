@@ -6,7 +6,7 @@ import threading
 
 from ..concurrency import SlotRefusal
 from ..hookspecs import hookimpl
-from ..orchestration import OrchestrationRule, TransitionContext
+from ..orchestration import ANY_STATE, OrchestrationRule, TransitionContext
 from ..states import RUNNING, AwaitingConcurrencySlot, Cancelled, StateType
 
 #: How long a waiting run sleeps before asking again: it starts short and doubles up to the longest.
@@ -22,7 +22,9 @@ class TagConcurrencyLimits(OrchestrationRule):
     never runs: the run is Cancelled with a message saying so.
     """
 
-    applies_to = frozenset({"task"})  # every transition of a task run: slots are taken on the way in, given back on the way out
+    applies_to = frozenset({"task"})  # slots are taken on the way into Running, given back on the way out
+    # Every transition but a run's first (into Pending), which neither takes a slot nor gives one back.
+    from_states = ANY_STATE - {None}
 
     def __init__(self) -> None:
         # Run ids holding slots, and how often each waiting run has been refused (set and dict operations

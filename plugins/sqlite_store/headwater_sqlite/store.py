@@ -415,8 +415,11 @@ def _take(values: collections.deque[Any], fields: int) -> list[Any]:
     """Pop the rows queued in ``values`` so far, whole rows only, as one flat list."""
     count = len(values)
     count -= count % fields  # (a row goes in by one extend, so there is never part of one)
-    popleft = values.popleft
-    return [popleft() for _ in range(count)]
+    # popleft called count times from C (iter() with a sentinel no value equals), not from a Python loop.
+    return list(itertools.islice(iter(values.popleft, _NO_VALUE), count))
+
+
+_NO_VALUE = object()
 
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
@@ -453,7 +456,7 @@ def _run_row(run: Any, iso: dict[int, str]) -> tuple:
         _tags_json(run.tags) if run.tags else "[]",
         (iso.get(id(start)) or _text_of(start)) if start is not None else _NULL,
         (iso.get(id(end)) or _text_of(end)) if end is not None else _NULL,
-        _text_of(run.created),
+        iso.get(id(run.created)) or _text_of(run.created),  # the moment of its Pending state
         run.run_count,
         process.host,
         process.pid,
