@@ -12,6 +12,10 @@
 - A script whose flow calls a task directly imports neither pydantic nor asyncio (together, about
   half of such a script's cold start): settings are plain Python, the records of reads are made
   by the store's reading side, and the runners' event loop starts with the first submission.
+- A cache entry is made by an ``__init__`` of its own (a frozen dataclass's costs 3 us): it must
+  still be the dataclass it declares.
+- A payload's JSON is read by the decoder's scanner straight: what it reads must be what
+  ``json.loads`` reads, and what it cannot read must raise as ``json.loads`` does.
 """
 
 import datetime as dt
@@ -557,3 +561,48 @@ def test_the_writers_timestamp_text_reads_back_and_sorts_as_isoformats_does():
     elsewhere = dt.datetime(2026, 12, 3, 14, 0, tzinfo=dt.timezone(dt.timedelta(hours=1)))
     assert _text_of(elsewhere) == elsewhere.isoformat()
     assert _text_of(dt.datetime(2026, 12, 3)) == "2026-12-03T00:00:00"
+
+
+def test_a_cache_entry_made_by_its_own_init_is_the_frozen_dataclass_it_declares():
+    import dataclasses
+
+    from headwater.stores import CacheEntry
+
+    now = dt.datetime.now(dt.timezone.utc)
+    entry = CacheEntry("key", "storage", "run", now, task_key="task")
+    # Every declared field is set, defaults included, and nothing else.
+    assert {f.name: getattr(entry, f.name) for f in dataclasses.fields(CacheEntry)} == {
+        "key": "key", "storage_key": "storage", "task_run_id": "run", "created": now,
+        "expiration": None, "payload": None, "task_key": "task",
+    }
+    assert vars(entry).keys() == {f.name for f in dataclasses.fields(CacheEntry)}
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        entry.key = "other"  # type: ignore[misc]
+    later = dataclasses.replace(entry, expiration=now + dt.timedelta(seconds=5))
+    assert later.expiration == now + dt.timedelta(seconds=5) and later.key == "key"
+    # The payload does not count in comparisons (it may or may not have been read with the entry).
+    assert CacheEntry("key", "storage", "run", now, None, b"J1", "task") == entry
+    assert hash(CacheEntry("key", "storage", "run", now, None, b"J1", "task")) == hash(entry)
+
+
+@pytest.mark.parametrize(
+    "value", [0, -7, 1.5, "text", "ünïcode \u2028", True, None, [], {}, [1, [2, {"a": None}]], {"b": {"c": [1.25e300]}}]
+)
+def test_a_json_payload_reads_back_as_json_loads_reads_it(value):
+    from headwater.results import dumps_result, loads_result
+
+    payload = dumps_result(value)
+    assert payload[:1] == b"J"
+    assert loads_result(payload) == json.loads(payload[1:].decode()) == value
+    assert loads_result(b"J " + payload[1:] + b"\n") == value  # whitespace around it, as json.loads allows
+
+
+@pytest.mark.parametrize("body", [b"", b"1 2", b"[1,", b"{}x"])
+def test_a_json_payload_the_scanner_cannot_read_whole_raises_as_json_loads_does(body):
+    from headwater.results import loads_result
+
+    with pytest.raises(json.JSONDecodeError) as expected:
+        json.loads(body.decode())
+    with pytest.raises(json.JSONDecodeError) as raised:
+        loads_result(b"J" + body)
+    assert str(raised.value) == str(expected.value)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import json.scanner
 from typing import Any, Callable
 
 from .exceptions import ResultSerializationError
@@ -21,7 +22,22 @@ __all__ = ["dumps_result", "loads_result", "load_result", "storage_key_for", "js
 _JSON = b"J"
 _PICKLE = b"P"
 _MAX_REPR = 1000
-_decode_json = json.JSONDecoder().decode  # json.loads without its per-call checks (payloads are UTF-8 we wrote)
+_json_decoder = json.JSONDecoder()
+_scan_json = json.scanner.make_scanner(_json_decoder)  # the C scanner where there is one
+
+
+def _decode_json(text: str) -> Any:
+    """``json.loads`` of a payload headwater wrote: compact JSON, read by the scanner straight.
+
+    ``JSONDecoder.decode`` is Python around that scanner, with a regular expression each side for
+    whitespace: 1 us of a cache hit, against 0.2 us. Text the scanner does not read to its end
+    (it cannot be a payload of ours) goes to ``decode``, for its error.
+    """
+    try:
+        value, end = _scan_json(text, 0)
+    except StopIteration:
+        end = -1
+    return value if end == len(text) else _json_decoder.decode(text)
 
 
 def _is_plain_json(value: Any, depth: int = 0) -> bool:
