@@ -227,6 +227,7 @@ class BackgroundStderrHandler(logging.Handler):
         # Records, and lines given as (created, levelname, label, message) by ``queue_line``.
         self._queue: collections.deque[Any] = collections.deque()
         self._wake = threading.Event()
+        self._woken = False  # whether _wake is set (Event.is_set() is a Python call, two a task run)
         self._write_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._pid = 0
@@ -259,7 +260,8 @@ class BackgroundStderrHandler(logging.Handler):
         self._queue.append(item)
         if self._thread is None or self._pid != _pid:
             self._start()
-        if not self._wake.is_set():
+        if not self._woken:
+            self._woken = True
             self._wake.set()
 
     def formatException(self, exc_info: Any) -> str:
@@ -267,6 +269,7 @@ class BackgroundStderrHandler(logging.Handler):
 
     def _start(self) -> None:
         self._pid = _pid
+        self._woken = False  # (a fork may have come between the flag and the event in another thread)
         self._thread = threading.Thread(target=self._run, name="headwater-log-writer", daemon=True)
         self._thread.start()
 
@@ -274,6 +277,7 @@ class BackgroundStderrHandler(logging.Handler):
         while True:
             self._wake.wait()
             time.sleep(0.002)  # let a burst of lines gather into one write
+            self._woken = False
             self._wake.clear()
             self.flush()
 

@@ -112,6 +112,9 @@ class _Writer:
         self.own_results = own_results
         self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
         self.wake = threading.Event()  # set when there is something to write
+        # Whether ``wake`` is set, kept beside it (set before it, cleared before it): Event.is_set()
+        # is a Python call, and the queuing threads asked it three to five times a task run.
+        self.awake = False
         self.cond = threading.Condition()  # notified after each batch: a put() held back by a full queue waits on it
         self.error: Optional[BaseException] = None
         self.closed = False
@@ -137,21 +140,21 @@ class _Writer:
                 _NULL if storage_key is None else storage_key,
             )
         )
-        if not self.wake.is_set():
+        if not self.awake:
             self._wake()
 
     def put_line(self, row: tuple) -> None:
         self.lines.extend(row)
         if len(self.lines) > MAX_QUEUED * LINE_FIELDS:  # a run that logs far more than it changes state: let the writer catch up
             self.put(("lines", None, None))
-        elif not self.wake.is_set():  # a line no state follows soon (a long task that logs) goes in the next batch too
+        elif not self.awake:  # a line no state follows soon (a long task that logs) goes in the next batch too
             self._wake()
 
     def put(self, item: tuple[str, Any, Any]) -> None:
         if len(self.queue) >= MAX_QUEUED:
             self._wait_for_room()
         self.queue.append(item)
-        if not self.wake.is_set():
+        if not self.awake:
             self._wake()
 
     def _full(self) -> bool:
@@ -160,6 +163,7 @@ class _Writer:
     def _wake(self) -> None:
         if self.thread is None:
             self._start()
+        self.awake = True
         self.wake.set()
 
     def _start(self) -> None:
@@ -200,7 +204,8 @@ class _Writer:
     def _loop(self) -> None:
         queue, states, lines = self.queue, self.states, self.lines
         while True:
-            self.wake.clear()
+            self.awake = False
+            self.wake.clear()  # before the queues are looked at: whatever is queued after sets it again
             if not queue and not states and not lines:
                 if self.closed:
                     return
