@@ -83,6 +83,7 @@ class RunLogger(logging.LoggerAdapter):
         # The store for engine_info, held weakly as _stores_by_number does (calling a weakref is
         # cheaper than a lookup there).
         self._store_ref: Optional[weakref.ref[Store]]
+        store_number: Optional[int]
         if store is not None and run_id is not None:
             store_number, self._store_ref = _number_store(store)
         else:

@@ -23,7 +23,7 @@ _JSON = b"J"
 _PICKLE = b"P"
 _MAX_REPR = 1000
 _json_decoder = json.JSONDecoder()
-_scan_json = json.scanner.make_scanner(_json_decoder)  # the C scanner where there is one
+_scan_json = json.scanner.make_scanner(_json_decoder)  # type: ignore[arg-type]  # (typeshed: a decoder is what it takes)
 
 
 def _decode_json(text: str) -> Any:
