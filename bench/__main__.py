@@ -159,7 +159,7 @@ def main() -> None:
     print()
     print("Scale: the direct-call flow at three sizes (the cost of a task must not grow with the flow).")
     print()
-    print("| tasks | per task | peak RSS | database per task run |")
+    print("| tasks | per task | peak RSS (flow and writer processes) | database per task run |")
     print("|---|---|---|---|")
     direct = ours["direct"]
     for size in (1_000, 10_000) if args.quick else (1_000, 10_000, 100_000):

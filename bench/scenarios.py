@@ -41,6 +41,18 @@ def _plain_calls(n: int) -> float:
     return (time.perf_counter() - start) / n
 
 
+def _writer_peak_rss_mb() -> float:
+    """The peak RSS of the store's writer process, part of what the flow costs (0 where there is none)."""
+    from headwater.stores import get_store
+
+    child = getattr(getattr(get_store().writer, "committer", None), "child", None)
+    try:
+        with open(f"/proc/{child.pid}/status") as status:
+            return next(int(line.split()[1]) / 1024 for line in status if line.startswith("VmHWM:"))
+    except (AttributeError, OSError, StopIteration):
+        return 0.0
+
+
 def direct(n: int) -> dict:
     """A flow calling a trivial task n times; every state persisted."""
     flow, task, _, _ = _api()
@@ -65,6 +77,7 @@ def direct(n: int) -> dict:
         return {"headwater_s": elapsed / n, "baseline_s": _plain_calls(n), "peak_rss_mb": peak_rss_mb}
     from headwater.client import get_client
 
+    peak_rss_mb += _writer_peak_rss_mb()
     runs = get_client().read_flow_runs(flow_name="many", limit=1)
     tasks = get_client().read_task_runs(flow_run_id=runs[0].id, limit=n + 1)
     assert len(tasks) == n and all(t.state.name == "Completed" for t in tasks), "records missing"

@@ -14,6 +14,7 @@ def test_defaults_without_any_variable():
     assert settings.resolved_database_url == f"sqlite:///{Path.home() / '.headwater' / 'headwater.db'}"
     assert settings.resolved_storage_path == Path.home() / ".headwater" / "storage"
     assert (settings.logging_level, settings.store, settings.progress) == ("INFO", "sqlite", "auto")
+    assert settings.store_writer == "process"
     assert (settings.load_plugins, settings.block_plugins, settings.strict_plugins, settings.trace_plugins) == (None, "", False, False)
     assert set(settings.sources({}).values()) == {"default"}
 
@@ -25,6 +26,7 @@ def test_each_variable_is_parsed():
         "HEADWATER_LOCAL_STORAGE_PATH": "~/payloads",
         "HEADWATER_LOGGING_LEVEL": " debug",
         "HEADWATER_STORE": "mine",
+        "HEADWATER_STORE_WRITER": " Thread",
         "HEADWATER_LOAD_PLUGINS": "",
         "HEADWATER_BLOCK_PLUGINS": "ray,dask",
         "HEADWATER_STRICT_PLUGINS": "Yes",
@@ -38,6 +40,7 @@ def test_each_variable_is_parsed():
     assert settings.resolved_database_url == "sqlite:////tmp/x.db"
     assert settings.logging_level == "DEBUG"
     assert (settings.store, settings.load_plugins, settings.block_plugins) == ("mine", "", "ray,dask")
+    assert settings.store_writer == "thread"
     assert (settings.strict_plugins, settings.trace_plugins, settings.progress) == (True, False, "off")
     assert set(settings.sources(env).values()) == {"env"}
 
@@ -58,6 +61,7 @@ def test_false_booleans(text):
         ("HEADWATER_STRICT_PLUGINS", "maybe", "must be a boolean: 1, true, yes or on; 0, false, no or off"),
         ("HEADWATER_LOGGING_LEVEL", "loud", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("HEADWATER_PROGRESS", "sometimes", "must be one of auto, on, off"),
+        ("HEADWATER_STORE_WRITER", "disk", "must be one of process, thread"),
     ],
 )
 def test_a_bad_value_names_the_variable_the_value_and_what_it_must_be(variable, value, says):
@@ -77,7 +81,7 @@ def test_settings_are_frozen():
 def test_every_setting_is_described_in_order():
     descriptions = Settings.descriptions()
     assert list(descriptions) == [
-        "home", "database_url", "local_storage_path", "logging_level", "store",
+        "home", "database_url", "local_storage_path", "logging_level", "store", "store_writer",
         "load_plugins", "block_plugins", "strict_plugins", "trace_plugins", "progress",
     ]
     assert all(text.endswith(".") for text in descriptions.values())

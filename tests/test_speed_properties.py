@@ -151,12 +151,15 @@ def test_subflow_lines_are_read_through_the_top_level_runs_index(headwater_home)
 
 
 def test_a_failed_log_trim_does_not_write_the_batch_again(headwater_home, monkeypatch):
-    from headwater_sqlite import store
+    from headwater.stores import close_stores
+    from headwater_sqlite import committer
 
     def broken(path):
         raise RuntimeError("the trim went wrong")
 
-    monkeypatch.setattr(store, "_wal_size", broken)
+    monkeypatch.setattr(committer.os.path, "getsize", broken)  # (the trim's first step)
+    monkeypatch.setenv("HEADWATER_STORE_WRITER", "thread")  # trimmed here, where the patch reaches
+    close_stores()
 
     @task
     def one():
@@ -220,6 +223,11 @@ def test_batches_written_many_rows_a_statement_read_back_as_rows_written_one_by_
     assert together[:2] == by_rows[:2]
 
 
+def _run(insert, conn, values):
+    for sql, some in insert.statements(values):
+        conn.execute(sql, some)
+
+
 class _CountingRows:
     """A real connection, counting the rows of each INSERT run through it (six values a row of states)."""
 
@@ -244,12 +252,12 @@ def test_a_batch_goes_in_as_statements_of_a_few_sizes_each_prepared_once():
     most = _WRITE_STATES.max_rows
     assert most & (most - 1) == 0 and most >= 64
     rows = [(f"run-{i}", "COMPLETED", "Completed", None, "t", None) for i in range(2 * most + 37)]
-    _WRITE_STATES.run(counting, [value for row in rows for value in row])
+    _run(_WRITE_STATES, counting, [value for row in rows for value in row])
     assert counting.sizes == [most, most, 32, 4, 1]
     stored = [run_id for (run_id,) in conn.execute("SELECT run_id FROM states ORDER BY id")]
     assert stored == [row[0] for row in rows]  # every row, in the batch's order
     for size in range(1, 3 * most):  # batches of any size use the same few statements
-        _WRITE_STATES.run(counting, ["run", "COMPLETED", "Completed", None, "t", None] * size)
+        _run(_WRITE_STATES, counting, ["run", "COMPLETED", "Completed", None, "t", None] * size)
     assert set(counting.sizes) == {1 << k for k in range(most.bit_length())}
 
 
@@ -489,7 +497,7 @@ def test_a_nullable_column_given_the_writers_null_stores_null_and_keeps_every_te
     values = []
     for i, message in enumerate(messages):
         values += [f"run-{i}", "COMPLETED", "Completed", message, "t", _NULL if i % 2 else f"key-{i}"]
-    _WRITE_STATES.run(conn, values)
+    _run(_WRITE_STATES, conn, values)
     stored = conn.execute("SELECT message, storage_key FROM states ORDER BY id").fetchall()
     assert stored == [
         (None, "key-0"), (None, None), ("", "key-2"), ("0", None), ("0.0", "key-4"), ("text", None)

@@ -23,6 +23,7 @@ __all__ = ["Settings", "get_settings", "last_settings", "ENV_PREFIX"]
 
 ENV_PREFIX = "HEADWATER_"
 PROGRESS_MODES = ("auto", "on", "off")
+STORE_WRITERS = ("process", "thread")
 LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
@@ -39,11 +40,16 @@ def _level(text: str) -> str:
     return level
 
 
-def _progress(text: str) -> str:
-    mode = text.strip().lower()
-    if mode not in PROGRESS_MODES:
-        raise ValueError(f"must be one of {', '.join(PROGRESS_MODES)}")
-    return mode
+def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
+    """A parser of a word that must be one of ``choices`` (any case)."""
+
+    def parse(text: str) -> str:
+        word = text.strip().lower()
+        if word not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}")
+        return word
+
+    return parse
 
 
 def _bool(text: str) -> bool:
@@ -75,11 +81,14 @@ class Settings:
     local_storage_path: Optional[Path] = _setting(None, "Folder for persisted results; default <home>/storage.", _path)
     logging_level: str = _setting("INFO", "Level of headwater's run loggers.", _level)
     store: str = _setting("sqlite", "Name of the registered store to use.")
+    store_writer: str = _setting(
+        "process", "Where the SQLite store commits its writes: process (a child process of its own) or thread (of this process).", _one_of(STORE_WRITERS)
+    )
     load_plugins: Optional[str] = _setting(None, "Comma-separated entry points to load; empty loads none; unset loads all.")
     block_plugins: str = _setting("", "Comma-separated entry points never to load.")
     strict_plugins: bool = _setting(False, "Raise instead of warning when a plugin fails to load.", _bool)
     trace_plugins: bool = _setting(False, "Log every hook call.", _bool)
-    progress: str = _setting("auto", "Live task-run counts on stderr: auto (when stderr is a terminal), on or off.", _progress)
+    progress: str = _setting("auto", "Live task-run counts on stderr: auto (when stderr is a terminal), on or off.", _one_of(PROGRESS_MODES))
 
     @property
     def resolved_database_url(self) -> str:

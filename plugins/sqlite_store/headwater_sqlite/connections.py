@@ -18,6 +18,14 @@ BUSY_TIMEOUT_SECONDS = 60.0
 # it: one big commit would leave the file that large for good. At that reuse it is cut back to this.
 WAL_SIZE_LIMIT = 4 * 1024 * 1024
 
+#: Run on every connection as it opens (the writer's in its child process too).
+PRAGMAS = (
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",
+    "PRAGMA cache_size=-32768",  # 32 MiB: the indexes of a big flow stay in memory while it runs
+    f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}",
+)
+
 _SCHEMES = ("sqlite:///", "sqlite+pysqlite:///")
 
 
@@ -43,10 +51,8 @@ def connect(path: str, cached_statements: int = 128) -> sqlite3.Connection:
     conn = sqlite3.connect(
         path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False, cached_statements=cached_statements
     )
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=NORMAL")
-    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the indexes of a big flow stay in memory while it runs
-    conn.execute(f"PRAGMA journal_size_limit={WAL_SIZE_LIMIT}")
+    for pragma in PRAGMAS:
+        conn.execute(pragma)
     return conn
 
 

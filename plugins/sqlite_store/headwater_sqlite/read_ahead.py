@@ -55,14 +55,23 @@ def _generation(conn: Any) -> Optional[str]:
     return row[0] if row is not None else None
 
 
-def bump_if_replacing(execute: Callable[..., Any], keys: list[str]) -> None:
-    """Bump the cache generation if any of ``keys`` is already filed (the caller is about to replace it)."""
+def bump_if_replacing(keys: list[str]) -> list[tuple[str, list[str]]]:
+    """The statements bumping the cache generation if any of ``keys`` is already filed (before it is replaced)."""
+    statements = []
     for start in range(0, len(keys), 500):
         chunk = keys[start : start + 500]
         marks = ", ".join("?" for _ in chunk)
-        if execute(f"SELECT 1 FROM cache_entries WHERE key IN ({marks}) LIMIT 1", tuple(chunk)).fetchone():
-            execute(BUMP_GENERATION)
-            return
+        statements.append((_BUMP_IF_FILED.format(marks=marks), chunk))
+    return statements
+
+
+# BUMP_GENERATION, made conditional: the writer hands its statements to another process, which runs
+# them as they are (it cannot look at a query's answer and decide). A bump more than needed is harmless.
+_BUMP_IF_FILED = (
+    "INSERT INTO meta (key, value) SELECT 'cache_generation', '1' "
+    "WHERE EXISTS (SELECT 1 FROM cache_entries WHERE key IN ({marks})) "
+    "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+)
 
 
 class ReadAhead:

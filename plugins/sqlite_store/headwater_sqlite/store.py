@@ -29,7 +29,8 @@ from headwater.exceptions import AmbiguousRunId, StoreError
 from headwater.stores import CacheEntry, DeletedRuns, Store
 
 from . import limits, read_ahead, schema
-from .connections import BUSY_TIMEOUT_SECONDS, WAL_SIZE_LIMIT, connect, database_path, transaction
+from .committer import Committer, ProcessCommitter, ThreadCommitter
+from .connections import BUSY_TIMEOUT_SECONDS, PRAGMAS, WAL_SIZE_LIMIT, connect, database_path, transaction
 from .files import PayloadFiles
 
 if TYPE_CHECKING:  # the records are pydantic models: imported by the reads that make them (see records_of)
@@ -44,6 +45,8 @@ MAX_ROWS_PER_STATEMENT = 256  # the most rows one INSERT of the writer carries (
 # few more. A prepared statement keeps a copy of its last values; with statements of up to 4096
 # rows, sqlite3's default of 128 of them kept 120 MB more at the end of a 100,000-task flow.
 WRITER_CACHED_STATEMENTS = 80
+# Where batches are committed (HEADWATER_STORE_WRITER): see headwater_sqlite.committer.
+WRITERS: dict[str, type[Committer]] = {"process": ProcessCommitter, "thread": ThreadCommitter}
 
 
 def _iso(moment: Optional[_dt.datetime]) -> Optional[str]:
@@ -102,11 +105,9 @@ class _Writer:
     """
 
     def __init__(
-        self, conn: sqlite3.Connection, wal_path: str, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes],
-        ahead: read_ahead.ReadAhead,
+        self, committer: Committer, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes], ahead: read_ahead.ReadAhead
     ) -> None:
-        self.conn = conn  # used by the writer thread alone
-        self.wal_path = wal_path
+        self.committer = committer  # used by the writer thread alone
         self.own_entries = own_entries
         self.ahead = ahead
         self.own_results = own_results
@@ -116,7 +117,7 @@ class _Writer:
         # is a Python call, and the queuing threads asked it three to five times a task run.
         self.awake = False
         self.cond = threading.Condition()  # notified after each batch: a put() held back by a full queue waits on it
-        self.error: Optional[BaseException] = None
+        self.error: Optional[str] = None
         self.closed = False
         self.thread: Optional[threading.Thread] = None
         self._start_lock = threading.Lock()
@@ -191,7 +192,7 @@ class _Writer:
                 break
         if self.error is not None:
             error, self.error = self.error, None
-            raise StoreError(f"headwater could not write run records to the database: {error}") from error
+            raise StoreError(f"headwater could not write run records to the database: {error}")
 
     def close(self) -> None:
         self.flush()
@@ -199,7 +200,7 @@ class _Writer:
         self.wake.set()
         if self.thread is not None:
             self.thread.join(5.0)
-        self.conn.close()
+        self.committer.close()
 
     def _loop(self) -> None:
         queue, states, lines = self.queue, self.states, self.lines
@@ -217,7 +218,7 @@ class _Writer:
             self.flush_wanted.wait(GATHER_SECONDS)
             self.flush_wanted.clear()
             if self._write_batch():  # after the flushes are answered: a flow's end need not wait for the housekeeping
-                self._trim_wal()
+                self.committer.tidy()
 
     def _write_batch(self) -> bool:
         """Commit everything queued, answer the flushes among it; return whether it was committed.
@@ -235,28 +236,6 @@ class _Writer:
         with self.cond:
             self.cond.notify_all()
         return committed
-
-    def _trim_wal(self) -> None:
-        """Cut the write-ahead log back to nothing once it has outgrown ``WAL_SIZE_LIMIT``.
-
-        A batch of a big flow touches pages all over the indexes, and SQLite keeps its log at the
-        largest size it ever reached. Every commit over the limit has already copied the log into
-        the database (SQLite's automatic checkpoint, at 1,000 pages), so the truncating checkpoint
-        has little left to do. It runs once the batch's flushes are answered: the end of a 10,000-task
-        flow waited 0.17-0.21 s for the writer with it, 0.10-0.13 s without. It does not wait for
-        readers (another process may be reading): if one is in the way it gives up, and a later
-        commit tries again.
-        """
-        try:  # never raises: the batch is committed, and must not be written again
-            if _wal_size(self.wal_path) <= WAL_SIZE_LIMIT:
-                return
-            self.conn.execute("PRAGMA busy_timeout=0")
-            try:
-                self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-            finally:
-                self.conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_SECONDS * 1000)}")
-        except Exception as exc:
-            logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
 
     def _commit(self, batch: list[tuple[str, Any, Any]], state_values: list[Any], log_values: list[Any]) -> bool:
         """Write the batch, its states and its log lines in one transaction (trying five times); return whether it was committed."""
@@ -288,47 +267,39 @@ class _Writer:
                 task_values += _run_row(run, iso)
                 key = run.cache_key
                 task_values += (run.task_name, run.task_key, run.flow_run_id, _NULL if key is None else key, run.dynamic_key)
+        # A process that read entries ahead must hear that one it holds changed.
+        statements = read_ahead.bump_if_replacing([row[0] for row in cache_rows]) if cache_rows else []
+        for insert, values in (
+            (_WRITE_FLOW_RUNS, flow_values),
+            (_WRITE_TASK_RUNS, task_values),
+            (_WRITE_STATES, state_values),
+            (_WRITE_RESULTS, list(itertools.chain.from_iterable(result_rows))),
+            (_WRITE_CACHE_ENTRIES, list(itertools.chain.from_iterable(cache_rows))),
+            (_WRITE_LOGS, log_values),
+        ):
+            if values:
+                statements += insert.statements(values)
         for attempt in range(5):
-            try:
-                with transaction(self.conn) as conn:
-                    if cache_rows:  # a process that read entries ahead must hear that one it holds changed
-                        read_ahead.bump_if_replacing(conn.execute, [row[0] for row in cache_rows])
-                    for insert, values in (
-                        (_WRITE_FLOW_RUNS, flow_values),
-                        (_WRITE_TASK_RUNS, task_values),
-                        (_WRITE_STATES, state_values),
-                        (_WRITE_RESULTS, list(itertools.chain.from_iterable(result_rows))),
-                        (_WRITE_CACHE_ENTRIES, list(itertools.chain.from_iterable(cache_rows))),
-                        (_WRITE_LOGS, log_values),
-                    ):
-                        if values:
-                            insert.run(conn, values)
-                for storage_key, payload, _created in result_rows:
-                    if self.own_results.get(storage_key) is payload:
-                        self.own_results.pop(storage_key, None)
-                for key, storage_key, *_rest in cache_rows:
-                    # Committed: from now on the database answers for it (and sees it cleared by others).
-                    entry = self.own_entries.get(key)
-                    if entry is not None and entry.storage_key == storage_key:
-                        self.own_entries.pop(key, None)
-                    self.ahead.discard(key)  # read ahead before this commit, it may be the older entry
-                return True
-            except Exception as exc:  # keep the batch and try again; report at flush if it never lands
-                logger.warning(
-                    "Writing %d run records failed (%s); attempt %d of 5.",
-                    len(batch) + (len(state_values) // STATE_FIELDS) + (len(log_values) // LINE_FIELDS), exc, attempt + 1,
-                )
-                last = exc
-                threading.Event().wait(0.2 * (attempt + 1))
-        self.error = last
-        return False
-
-
-def _wal_size(path: Optional[str]) -> int:
-    try:
-        return os.path.getsize(path) if path else 0
-    except OSError:
-        return 0
+            error = self.committer.commit(statements)
+            if error is None:
+                break
+            # Keep the batch and try again; report at flush if it never lands.
+            records = len(batch) + (len(state_values) // STATE_FIELDS) + (len(log_values) // LINE_FIELDS)
+            logger.warning("Writing %d run records failed (%s); attempt %d of 5.", records, error, attempt + 1)
+            threading.Event().wait(0.2 * (attempt + 1))
+        else:
+            self.error = error
+            return False
+        for storage_key, payload, _created in result_rows:
+            if self.own_results.get(storage_key) is payload:
+                self.own_results.pop(storage_key, None)
+        for key, storage_key, *_rest in cache_rows:
+            # Committed: from now on the database answers for it (and sees it cleared by others).
+            entry = self.own_entries.get(key)
+            if entry is not None and entry.storage_key == storage_key:
+                self.own_entries.pop(key, None)
+            self.ahead.discard(key)  # read ahead before this commit, it may be the older entry
+        return True
 
 
 class _Insert:
@@ -361,14 +332,17 @@ class _Insert:
             self._sql[rows] = text  # a power of two up to max_rows: a few sizes
         return text
 
-    def run(self, conn: sqlite3.Connection, values: list[Any]) -> None:
+    def statements(self, values: list[Any]) -> list[tuple[str, list[Any]]]:
+        """The statements inserting the rows whose values, row after row, are ``values``."""
         assert len(values) % self.columns == 0, f"{self.head}: {len(values)} values are not whole rows"
         columns, left, start = self.columns, len(values) // self.columns, 0
+        statements = []
         while left:
             rows = min(self.max_rows, 1 << (left.bit_length() - 1))  # the largest power of two that fits
             end = start + rows * columns
-            conn.execute(self.sql(rows), values if start == 0 and end == len(values) else values[start:end])
+            statements.append((self.sql(rows), values if start == 0 and end == len(values) else values[start:end]))
             start, left = end, left - rows
+        return statements
 
 
 # Bound in place of None in a ``nullable`` column (see _insert): sqlite3 binds an int at once, but
@@ -484,7 +458,9 @@ class SQLiteStore(Store):
 
     name = "sqlite"
 
-    def __init__(self, url: str, storage_path: Path) -> None:
+    def __init__(self, url: str, storage_path: Path, writer: str = "process") -> None:
+        if writer not in WRITERS:
+            raise StoreError(f"The sqlite store's writer must be one of {', '.join(WRITERS)}, not {writer!r} (HEADWATER_STORE_WRITER).")
         self.url = url
         self.path = database_path(url)
         self.files = PayloadFiles(storage_path)
@@ -499,9 +475,8 @@ class SQLiteStore(Store):
         self._own_results: dict[str, bytes] = {}
         # Entries of a task whose cache hits are many, read from the database in one query.
         self._read_ahead = read_ahead.ReadAhead()
-        self.writer = _Writer(
-            connect(self.path, WRITER_CACHED_STATEMENTS), self.path + "-wal", self._own_entries, self._own_results, self._read_ahead
-        )
+        committer = WRITERS[writer](self.path, BUSY_TIMEOUT_SECONDS, PRAGMAS, WAL_SIZE_LIMIT, WRITER_CACHED_STATEMENTS)
+        self.writer = _Writer(committer, self._own_entries, self._own_results, self._read_ahead)
         self._limited_tags = limits.LimitedTags()
 
     @classmethod
@@ -519,7 +494,7 @@ class SQLiteStore(Store):
             raise StoreError(f"Cannot create the database {path} ({exc.strerror}). Set {setting} to a folder you can write to.") from None
         storage = settings.resolved_storage_path
         _open_folder(storage, "HEADWATER_LOCAL_STORAGE_PATH" if settings.local_storage_path else "HEADWATER_HOME")
-        return cls(url, storage)
+        return cls(url, storage, settings.store_writer)
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection to the database."""
