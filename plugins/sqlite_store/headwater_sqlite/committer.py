@@ -190,7 +190,10 @@ class ProcessCommitter:
         except OSError as exc:
             self._forget_child()
             return f"the store's writer process could not be reached ({exc})"
-        if answer is None:  # it died on this batch (killed?); the next attempt starts another
+        if answer is None:
+            # It died on this batch (killed?); the next attempt starts another and sends the batch
+            # again. Killed between its COMMIT and its answer, the batch's states would go in twice
+            # (runs and entries are upserts): a window of microseconds, and better than a lost batch.
             code = self._forget_child()
             return f"the store's writer process exited (code {code}) before answering"
         return answer.decode("utf-8", "replace") or None
