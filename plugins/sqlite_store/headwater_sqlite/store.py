@@ -1,8 +1,9 @@
 """The SQLite store.
 
-Writes from the engines are queued and committed by one writer thread, in
-batches: a flow of ten thousand tasks costs a few hundred transactions, not
-thirty thousand. ``flush()`` waits until everything queued so far is committed;
+Writes from the engines are queued, and one writer thread turns them into
+batches of statements, which a committer runs (``headwater_sqlite.committer``:
+in a child process by default): a flow of ten thousand tasks costs a few
+hundred transactions, not thirty thousand. ``flush()`` waits until everything queued so far is committed;
 a top-level flow run flushes before it returns, and the process flushes at exit.
 
 Several processes may share one database: the database runs in WAL mode (readers
@@ -97,7 +98,7 @@ def _open_folder(path: Path, setting: str) -> None:
 
 
 class _Writer:
-    """One thread that commits queued writes in batches.
+    """One thread that turns queued writes into batches and has its committer commit each.
 
     Queuing takes no lock: ``put`` appends to a deque (atomic under the GIL) and sets the wake-up
     event only if the writer is asleep. Locks are taken only by those who wait: ``flush`` (for its
