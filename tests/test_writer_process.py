@@ -156,3 +156,22 @@ def test_values_of_subclasses_of_the_built_in_types_are_committed_as_their_value
     finally:
         committer.close()
     assert sqlite3.connect(path).execute("SELECT * FROM t").fetchall() == [("ünïcode", 7, 1, b"\x00\x01")]
+
+
+def test_a_forked_process_does_not_keep_the_writer_process_waiting(headwater_home):
+    # A forked process (a multiprocessing pool's worker, say) holds copies of every pipe: of the
+    # writer's too, unless it lets go of them, and then the writer's input never ends.
+    doubles(1)
+    child = get_store().writer.committer.child
+    forked = os.fork()
+    if forked == 0:  # the forked process: it only waits, holding whatever it inherited
+        time.sleep(10)
+        os._exit(0)
+    try:
+        started = time.monotonic()
+        close_stores()
+        assert time.monotonic() - started < 3
+        assert child.returncode == 0  # it read the end of its input and exited by itself (not killed)
+    finally:
+        os.kill(forked, signal.SIGKILL)
+        os.waitpid(forked, 0)

@@ -19,13 +19,14 @@ This module imports the standard library alone: the child runs it as a script
 
 from __future__ import annotations
 
+import logging
 import marshal
 import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import logging
+import weakref
 from typing import Any, BinaryIO, Optional, Protocol, Sequence
 
 #: A batch: the statements of one transaction, each an SQL text and the values it binds.
@@ -152,6 +153,7 @@ class ProcessCommitter:
         # Where batches go if no child could ever be started (a Python that cannot run itself).
         self.fallback: Optional[ThreadCommitter] = None
         self.started = False
+        _committers.add(self)
 
     def start(self) -> None:
         """Start the child (raises OSError if it cannot be)."""
@@ -225,6 +227,30 @@ class ProcessCommitter:
         except subprocess.TimeoutExpired:
             child.kill()
             return child.wait()
+
+
+# Every ProcessCommitter, so that a forked process can let go of their pipes (see below).
+_committers: weakref.WeakSet[ProcessCommitter] = weakref.WeakSet()
+
+
+def _let_go_of_inherited_pipes() -> None:
+    """In a forked process: close the copies of the parent's pipes to its writer processes.
+
+    Left open, they keep a writer process's input from ending when its own store closes: a
+    parent whose pool workers were forked waited for them, and then killed its writer.
+    The forked process starts a writer of its own if it writes.
+    """
+    for committer in list(_committers):
+        child, committer.child, committer.started = committer.child, None, False
+        if child is not None:
+            child.returncode = 0  # not this process's child: nothing here waits for it
+            for stream in (child.stdin, child.stdout):
+                if stream is not None:
+                    stream.close()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_let_go_of_inherited_pipes)
 
 
 def _packed(statements: Statements) -> bytes:
