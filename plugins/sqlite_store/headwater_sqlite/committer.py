@@ -19,6 +19,7 @@ This module imports the standard library alone: the child runs it as a script
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import marshal
 import os
@@ -27,7 +28,7 @@ import sqlite3
 import subprocess
 import sys
 import weakref
-from typing import Any, BinaryIO, Optional, Protocol, Sequence
+from typing import Any, BinaryIO, Iterator, Optional, Protocol, Sequence
 
 #: A batch: the statements of one transaction, each an SQL text and the values it binds.
 Statements = Sequence[tuple[str, Sequence[Any]]]
@@ -52,18 +53,40 @@ class Committer(Protocol):
         """Called once, after the last batch."""
 
 
+def connect(path: str, busy_timeout: float, pragmas: Sequence[str], cached_statements: int) -> sqlite3.Connection:
+    """A connection to the database file ``path``, in autocommit mode, usable from any thread (one at a time)."""
+    conn = sqlite3.connect(
+        path, timeout=busy_timeout, isolation_level=None, check_same_thread=False, cached_statements=cached_statements
+    )
+    for pragma in pragmas:
+        conn.execute(pragma)
+    return conn
+
+
+@contextlib.contextmanager
+def transaction(conn: sqlite3.Connection, write: bool = True) -> Iterator[sqlite3.Connection]:
+    """Run the block in one transaction, committed if it returns and rolled back if it raises.
+
+    A writing transaction takes the write lock at once (behind another process's, not half-way);
+    a reading one (``write=False``) sees the database as of its first statement, whatever other
+    processes commit meanwhile.
+    """
+    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+    try:
+        yield conn
+        conn.execute("COMMIT")
+    except BaseException:
+        if conn.in_transaction:  # (SQLite has already rolled back after some errors)
+            conn.execute("ROLLBACK")
+        raise
+
+
 def commit(conn: sqlite3.Connection, statements: Statements) -> Optional[str]:
     """Run ``statements`` in one transaction; ``None`` if it was committed, else why not (it was rolled back)."""
     try:
-        conn.execute("BEGIN IMMEDIATE")  # the write lock at once: behind another process's, not half-way
-        try:
+        with transaction(conn):
             for sql, values in statements:
                 conn.execute(sql, values)
-            conn.execute("COMMIT")
-        except BaseException:
-            if conn.in_transaction:  # (SQLite has already rolled back after some errors)
-                conn.execute("ROLLBACK")
-            raise
     except Exception as exc:
         return str(exc) or type(exc).__name__
     return None
@@ -87,8 +110,8 @@ def trim_wal(conn: sqlite3.Connection, wal_path: str, size_limit: int, busy_time
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
         finally:
             conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-    except Exception:
-        pass
+    except Exception as exc:
+        logger.debug("Truncating the write-ahead log failed (%s); a later commit tries again.", exc)
 
 
 class _Options:
@@ -98,13 +121,7 @@ class _Options:
         self.path, self.busy_timeout, self.pragmas, self.wal_size_limit = path, busy_timeout, tuple(pragmas), wal_size_limit
 
     def connect(self, cached_statements: int) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False,
-            cached_statements=cached_statements,
-        )
-        for pragma in self.pragmas:
-            conn.execute(pragma)
-        return conn
+        return connect(self.path, self.busy_timeout, self.pragmas, cached_statements)
 
     def trim(self, conn: sqlite3.Connection) -> None:
         trim_wal(conn, self.path + "-wal", self.wal_size_limit, int(self.busy_timeout * 1000))

@@ -7,11 +7,14 @@ transactions itself, so that a writing one can take the write lock at its start
 
 from __future__ import annotations
 
-import contextlib
 import sqlite3
-from typing import Iterator
 
 from headwater.exceptions import StoreError
+
+from . import committer
+from .committer import transaction  # (one place for it: the writer's child process runs it too)
+
+__all__ = ["BUSY_TIMEOUT_SECONDS", "PRAGMAS", "WAL_SIZE_LIMIT", "connect", "database_path", "transaction"]
 
 BUSY_TIMEOUT_SECONDS = 60.0
 # SQLite reuses the write-ahead log from its start after each complete checkpoint but never shrinks
@@ -48,26 +51,4 @@ def database_path(url: str) -> str:
 
 def connect(path: str, cached_statements: int = 128) -> sqlite3.Connection:
     """A connection to the database file ``path``, in autocommit mode, usable from any thread (one at a time)."""
-    conn = sqlite3.connect(
-        path, timeout=BUSY_TIMEOUT_SECONDS, isolation_level=None, check_same_thread=False, cached_statements=cached_statements
-    )
-    for pragma in PRAGMAS:
-        conn.execute(pragma)
-    return conn
-
-
-@contextlib.contextmanager
-def transaction(conn: sqlite3.Connection, write: bool = True) -> Iterator[sqlite3.Connection]:
-    """Run the block in one transaction, committed if it returns and rolled back if it raises.
-
-    A writing transaction takes the write lock at once; a reading one (``write=False``) sees the
-    database as of its first statement, whatever other processes commit meanwhile.
-    """
-    conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
-    try:
-        yield conn
-        conn.execute("COMMIT")
-    except BaseException:
-        if conn.in_transaction:  # (SQLite has already rolled back after some errors)
-            conn.execute("ROLLBACK")
-        raise
+    return committer.connect(path, BUSY_TIMEOUT_SECONDS, PRAGMAS, cached_statements)
