@@ -16,9 +16,13 @@ from headwater import flow, task
 from headwater.exceptions import TerminationSignal
 
 SCRIPT = """
-import asyncio, os, sys, time
+import asyncio, os, signal, sys, time
 from pathlib import Path
 from headwater import flow, task
+
+# Ctrl-C as a terminal's Python has it: a process started in the background by a shell (a CI job,
+# say) inherits SIGINT ignored, and Python then installs no KeyboardInterrupt handler.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 shared, runner, style = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 
@@ -52,7 +56,6 @@ async def async_flow():
     return [await f for f in slow_async.map(range(3))]
 
 if style == "own-handler":
-    import signal
     signal.signal(signal.SIGTERM, lambda *_: (shared / "own-handler").touch())
 
 if style == "async":
