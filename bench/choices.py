@@ -27,6 +27,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 #: name -> (what it is, the task's options, extra environment, what the task body does)
 CHOICES: dict[str, tuple[str, dict, dict, str]] = {
     "defaults": ("the defaults", {}, {}, "return"),
+    "syscall": ("the task makes one system call (os.stat), as most real task bodies do", {}, {}, "stat"),
     "warning": ("HEADWATER_LOGGING_LEVEL=WARNING (no INFO lines)", {}, {"HEADWATER_LOGGING_LEVEL": "WARNING"}, "return"),
     "thread": ("HEADWATER_STORE_WRITER=thread", {}, {"HEADWATER_STORE_WRITER": "thread"}, "return"),
     "persist": ("persist_result=True (each result stored)", {"persist_result": True}, {}, "return"),
@@ -51,6 +52,8 @@ def run_one(name: str, n: int) -> dict:
     def trivial(x):
         if body == "log":
             get_run_logger().info("adding one to %d", x)
+        elif body == "stat":
+            os.stat(ROOT)  # lets go of the GIL, as file, network and database calls do
         elif body == "print":
             print("adding one to", x)
         return x + 1

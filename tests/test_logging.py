@@ -1,8 +1,13 @@
-"""Run logs: every line reaches stderr, in order, even though a background thread writes them."""
+"""Run logs: every line reaches stderr, in order, though lines are written many at a time and not when logged."""
 
+import logging
 import re
 import subprocess
 import sys
+import threading
+import time
+
+import pytest
 
 SCRIPT = """
 from headwater import flow, task, get_run_logger
@@ -30,6 +35,77 @@ def test_every_line_reaches_stderr_in_order(tmp_path, headwater_home):
     finished = [line for line in lines if "Task run" in line and "Finished in state Completed()" in line]
     assert len(finished) == 300
     assert "Finished in state Completed('All states completed.')" in lines[-1]  # written at exit, nothing lost
+
+
+class _Recorder:
+    """A stand-in for sys.stderr that notes which thread wrote each line."""
+
+    def __init__(self):
+        self.writes = []
+
+    def write(self, text):
+        self.writes.extend((threading.current_thread().name, line) for line in text.splitlines())
+
+    def flush(self):
+        pass
+
+
+def _handler(gather, late):
+    from headwater.logs import BackgroundStderrHandler
+
+    handler = BackgroundStderrHandler()
+    handler.GATHER_SECONDS, handler.LATE_SECONDS = gather, late
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    return handler
+
+
+def _line(text):
+    return logging.LogRecord("headwater.test", logging.INFO, __file__, 1, text, None, None)
+
+
+def test_a_thread_that_keeps_logging_writes_the_batches_itself(monkeypatch):
+    # The handler's own thread would wait for the interpreter lock, and a busy flow thread would
+    # wake it in vain at each system call: so the logging thread writes once a batch is old enough.
+    recorder = _Recorder()
+    monkeypatch.setattr(sys, "stderr", recorder)
+    handler = _handler(gather=0.0, late=30.0)  # the handler's thread never looks in time
+    for i in range(51):  # with no time to gather, each line that finds one waiting writes both
+        handler.emit(_line(f"line {i}"))
+    assert [line for _, line in recorder.writes] == [f"line {i}" for i in range(50)]  # the last one waits
+    assert {name for name, _ in recorder.writes} == {threading.current_thread().name}
+    handler.flush()
+    assert recorder.writes[-1][1] == "line 50"
+
+
+def test_a_line_no_other_line_follows_is_written_by_the_handlers_thread(monkeypatch):
+    recorder = _Recorder()
+    monkeypatch.setattr(sys, "stderr", recorder)
+    handler = _handler(gather=30.0, late=0.05)
+    for round in range(3):  # and again after it has gone idle
+        handler.emit(_line(f"alone {round}"))
+        deadline = time.monotonic() + 10
+        while len(recorder.writes) <= round and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert recorder.writes[round] == ("headwater-log-writer", f"alone {round}")
+        time.sleep(0.2)  # long enough for the thread to go idle
+
+
+def test_ctrl_c_while_a_thread_writes_its_batch_loses_no_line(monkeypatch):
+    class Interrupted(_Recorder):
+        def write(self, text):
+            if not self.writes and threading.current_thread() is threading.main_thread():
+                self.writes.append(None)
+                raise KeyboardInterrupt
+            super().write(text)
+
+    recorder = Interrupted()
+    monkeypatch.setattr(sys, "stderr", recorder)
+    handler = _handler(gather=0.0, late=30.0)
+    handler.emit(_line("first"))
+    with pytest.raises(KeyboardInterrupt):
+        handler.emit(_line("second"))
+    handler.flush()
+    assert [line for _, line in recorder.writes[1:]] == ["first", "second"]
 
 
 def test_log_message_is_frozen_when_logged(caplog):

@@ -207,18 +207,34 @@ def _asyncio_task_name() -> Optional[str]:
 
 
 class BackgroundStderrHandler(logging.Handler):
-    """Writes log lines to stderr from a thread of its own, many lines per write.
+    """Writes log lines to stderr many lines a write, mostly from the threads that log them.
 
     A write to a terminal or a pipe is a system call that costs tens of microseconds:
     two of them per task run were the largest part of a small task's overhead. The
-    calling thread only freezes the message and queues the record. ``flush()`` (called
-    by ``logging.shutdown`` at exit) writes whatever is queued.
+    calling thread freezes the message and queues the line; the thread that queues a
+    line once the oldest queued one is ``GATHER_SECONDS`` old writes them all. A thread
+    of its own writes the lines that no later line comes to take along (a task that logs,
+    then computes for a minute), looking ``LATE_SECONDS`` after a batch began and at
+    most that often. ``flush()`` (called by ``logging.shutdown`` at exit) writes
+    whatever is queued.
+
+    Why the busy path writes for itself: a thread that wakes up needs the interpreter
+    lock, and while it waits for it, each release by the flow's thread (any system call
+    in a task: a file read, a socket, a database query) wakes it up in vain, at about
+    10 µs a time on a virtual machine. The thread that used to write every 2 ms was
+    waiting for the lock most of the time, and a task whose body made one system call
+    cost about 20 µs more for it.
 
     A *live line* (the progress display, :mod:`headwater.progress`) may sit below the
     log lines: :meth:`draw_live_line` redraws it in place, and each batch of log lines
     is written above it (the line cleared, the batch, the line again, in one write).
     One class-wide lock orders every such write, so neither cuts into the other.
     """
+
+    #: A line queued once the oldest queued line is this old writes the batch (in the thread that logs it).
+    GATHER_SECONDS: ClassVar[float] = 0.02
+    #: Lines no later line takes along are written by the handler's thread within about twice this.
+    LATE_SECONDS: ClassVar[float] = 0.05
 
     _terminal_lock: ClassVar[threading.Lock] = threading.Lock()
     _live_line: ClassVar[Optional[str]] = None  # the live line on screen now, if any
@@ -227,8 +243,9 @@ class BackgroundStderrHandler(logging.Handler):
         super().__init__()
         # Records, and lines given as (created, levelname, label, message) by ``queue_line``.
         self._queue: collections.deque[Any] = collections.deque()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # set when a batch begins and the writer thread is idle
         self._woken = False  # whether _wake is set (Event.is_set() is a Python call, two a task run)
+        self._began = 0.0  # when the oldest queued line was queued (time.monotonic)
         self._write_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         self._pid = 0
@@ -258,7 +275,15 @@ class BackgroundStderrHandler(logging.Handler):
         self._put((created, levelname, label, message))
 
     def _put(self, item: Any) -> None:
-        self._queue.append(item)
+        queue = self._queue
+        now = time.monotonic()
+        if not queue:
+            self._began = now
+        elif now - self._began >= self.GATHER_SECONDS:
+            queue.append(item)
+            self.flush()  # in this thread: see the class's docstring
+            return
+        queue.append(item)
         if self._thread is None or self._pid != _pid:
             self._start()
         if not self._woken:
@@ -275,27 +300,47 @@ class BackgroundStderrHandler(logging.Handler):
         self._thread.start()
 
     def _run(self) -> None:
+        queue = self._queue
         while True:
-            self._wake.wait()
-            time.sleep(0.002)  # let a burst of lines gather into one write
+            self._wake.wait()  # idle until a batch begins
+            while True:
+                # One wake-up (one wait for the interpreter lock) per LATE_SECONDS while lines come.
+                time.sleep(self.LATE_SECONDS)
+                late = time.monotonic() - self._began >= self.LATE_SECONDS
+                if queue and late:
+                    self.flush()
+                elif not queue and late:
+                    break  # nothing queued for a while: idle until the next batch
             self._woken = False
             self._wake.clear()
-            self.flush()
+            if queue:  # queued between the look and the flag: look again
+                self._woken = True
+                self._wake.set()
 
     def flush(self) -> None:
         with self._write_lock:
-            lines = []
+            lines: list[str] = []
             formatter = self.formatter if type(self.formatter) is _RunFormatter else _RunFormatter()
-            while self._queue:
-                item = self._queue.popleft()
-                lines.append(formatter.line(*item) if type(item) is tuple else self.format(item))
-            if lines:
-                text = "\n".join(lines) + "\n"
-                with self._terminal_lock:
-                    live = BackgroundStderrHandler._live_line
-                    if live is not None:
-                        text = f"{_CLEAR_LINE}{text}{live}"
-                    _write_stderr(text)
+            queue = self._queue
+            try:
+                while queue:
+                    item = queue.popleft()
+                    if type(item) is tuple:
+                        lines.append(formatter.line(*item))
+                    else:
+                        lines.append(item if type(item) is str else self.format(item))
+                if lines:
+                    text = "\n".join(lines) + "\n"
+                    with self._terminal_lock:
+                        live = BackgroundStderrHandler._live_line
+                        if live is not None:
+                            text = f"{_CLEAR_LINE}{text}{live}"
+                        _write_stderr(text)
+                        lines = []
+            except BaseException:
+                # Ctrl-C in a thread that was writing its batch: the lines taken wait for the next write.
+                queue.extendleft(reversed(lines))
+                raise
 
     @classmethod
     def draw_live_line(cls, text: Optional[str], final: bool = False) -> None:
