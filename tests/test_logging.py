@@ -37,6 +37,23 @@ def test_every_line_reaches_stderr_in_order(tmp_path, headwater_home):
     assert "Finished in state Completed('All states completed.')" in lines[-1]  # written at exit, nothing lost
 
 
+def test_a_flows_lines_are_on_stderr_before_it_returns(tmp_path, headwater_home):
+    # Lines are written many at a time, some while the flow goes on: its caller's next output
+    # must still come after them, as it would if each line were written when logged.
+    script = (
+        "import sys\nfrom headwater import flow, task\n"
+        "@task\ndef t(x): return x\n"
+        "@flow\ndef f(n): return sum(t(i) for i in range(n))\n"
+        "for n in (1, 50):\n    f(n)\n    print('returned', n, file=sys.stderr)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=120)
+    lines = proc.stderr.splitlines()
+    first, second = lines.index("returned 1"), lines.index("returned 50")
+    assert "Finished in state Completed" in lines[first - 1] and "Flow run" in lines[first - 1]
+    assert "Finished in state Completed" in lines[second - 1] and "Flow run" in lines[second - 1]
+    assert second == len(lines) - 1
+
+
 class _Recorder:
     """A stand-in for sys.stderr that notes which thread wrote each line."""
 

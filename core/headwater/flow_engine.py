@@ -13,7 +13,7 @@ from .environment import standalone_environment
 from .exceptions import ParameterError
 from .futures import HeadwaterFuture, wait, wait_async
 from .interrupts import is_interrupt, sigterm_raises
-from .logs import RunLogger, print_to_logger, reset_print
+from .logs import RunLogger, print_to_logger, reset_print, write_queued_lines
 from .names import generate_run_name
 from .progress import start_progress, stop_progress
 from .results import jsonable_parameters
@@ -137,9 +137,10 @@ class FlowRunEngine(RunEngine):
                 future.cancel_run(message)
 
     def finish(self) -> None:
-        """Records of a top-level run reach the database before its caller gets the result."""
+        """Records of a top-level run reach the database, and its log lines stderr, before its caller gets the result."""
         stop_progress(self.context)
         if self.run.parent_flow_run_id is None:
+            write_queued_lines()
             self.store.flush()
 
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, MutableMapping, Optional
 if TYPE_CHECKING:
     from .stores import Store
 
-__all__ = ["RunLogger", "StoreHandler", "setup_logging", "print_to_logger", "engine_logger"]
+__all__ = ["RunLogger", "StoreHandler", "setup_logging", "write_queued_lines", "print_to_logger", "engine_logger"]
 
 engine_logger = logging.getLogger("headwater.engine")
 _FORMAT = "%(asctime)s.%(msecs)03d | %(levelname)-7s | %(run_label)s - %(message)s"
@@ -461,6 +461,13 @@ def setup_logging(level: str) -> None:
         # The level decides what is kept as well as what is shown: a record below it is never made.
         root.setLevel(level)
         _configured = level
+
+
+def write_queued_lines() -> None:
+    """Write the lines headwater's stderr handler still holds: a top-level flow run's last lines
+    reach stderr before it returns, and so before whatever its caller prints next."""
+    if _own_stderr is not None:
+        _own_stderr.flush()
 
 
 # -- log_prints: print() inside a run goes to the run's logger -----------------------------------
