@@ -170,6 +170,39 @@ def flow_runs(n: int) -> dict:
     return {"headwater_s": elapsed / n, "baseline_s": _plain_calls(n)}
 
 
+def choice(n: int, name: str) -> dict:
+    """The direct-call flow with one of ``bench.choices.CHOICES`` applied (its options, its environment, its body)."""
+    from bench.choices import CHOICES
+
+    _, options, env, body = CHOICES[name]
+    os.environ.update(env)  # before headwater reads its settings, at the first flow run
+    flow, task, task_input_hash, _ = _api()
+    if options.get("cache_key_fn") == "task_input_hash":
+        options = {**options, "cache_key_fn": task_input_hash}
+    from headwater import get_run_logger
+
+    @task(**options)
+    def trivial(x):
+        if body == "log":
+            get_run_logger().info("adding one to %d", x)
+        elif body == "stat":
+            os.stat(".")  # lets go of the GIL, as file, network and database calls do
+        elif body == "print":
+            print("adding one to", x)
+        return x + 1
+
+    @flow
+    def many(start, n):
+        for i in range(start, start + n):
+            trivial(i)
+
+    many(-10, 10)  # warm up: plugins, store, schema (inputs apart from the measured ones: no cache hit)
+    start = time.perf_counter()
+    many(0, n)  # returns after every record is committed
+    elapsed = time.perf_counter() - start
+    return {"headwater_s": elapsed / n, "baseline_s": _plain_calls(n)}
+
+
 if __name__ == "__main__":
     name, n = sys.argv[1], int(sys.argv[2])
     extra = sys.argv[3:]
