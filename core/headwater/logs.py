@@ -223,7 +223,7 @@ class BackgroundStderrHandler(logging.Handler):
     in a task: a file read, a socket, a database query) wakes it up in vain, at about
     10 µs a time on a virtual machine. The thread that used to write every 2 ms was
     waiting for the lock most of the time, and a task whose body made one system call
-    cost about 20 µs more for it.
+    cost 20-31 µs more for it (4-9 µs since; the store writer's waits remain).
 
     A *live line* (the progress display, :mod:`headwater.progress`) may sit below the
     log lines: :meth:`draw_live_line` redraws it in place, and each batch of log lines
