@@ -306,11 +306,10 @@ class BackgroundStderrHandler(logging.Handler):
             while True:
                 # One wake-up (one wait for the interpreter lock) per LATE_SECONDS while lines come.
                 time.sleep(self.LATE_SECONDS)
-                late = time.monotonic() - self._began >= self.LATE_SECONDS
-                if queue and late:
+                if time.monotonic() - self._began >= self.LATE_SECONDS:
+                    if not queue:
+                        break  # nothing queued for a while: idle until the next batch
                     self.flush()
-                elif not queue and late:
-                    break  # nothing queued for a while: idle until the next batch
             self._woken = False
             self._wake.clear()
             if queue:  # queued between the look and the flag: look again
