@@ -24,6 +24,10 @@ CHOICES: dict[str, tuple[str, dict, dict, str]] = {
     "syscall": ("the task makes one system call (os.stat), as most real task bodies do", {}, {}, "stat"),
     "warning": ("HEADWATER_LOGGING_LEVEL=WARNING (no INFO lines)", {}, {"HEADWATER_LOGGING_LEVEL": "WARNING"}, "return"),
     "thread": ("HEADWATER_STORE_WRITER=thread", {}, {"HEADWATER_STORE_WRITER": "thread"}, "return"),
+    "strict": (
+        "HEADWATER_STORE_DURABILITY=strict (each result committed before it is handed back)", {},
+        {"HEADWATER_STORE_DURABILITY": "strict"}, "return",
+    ),
     "persist": ("persist_result=True (each result stored)", {"persist_result": True}, {}, "return"),
     "cache_miss": ("cache_key_fn=task_input_hash, every call a miss (entry filed)", {"cache_key_fn": "task_input_hash"}, {}, "return"),
     "retries": ("retries=2, retry_delay_seconds=1 (none needed)", {"retries": 2, "retry_delay_seconds": 1}, {}, "return"),

@@ -1,5 +1,7 @@
 """What the batching writer promises: a returned flow's records are in the database, nothing is lost at exit."""
 
+import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -64,3 +66,42 @@ def test_nothing_is_lost_when_the_process_exits(tmp_path, headwater_home):
     subprocess.run([sys.executable, "-c", script], check=True, capture_output=True, timeout=120)
     assert _rows(headwater_home, "SELECT COUNT(*) FROM task_runs WHERE state_name = 'Completed'") == [(500,)]
     assert _rows(headwater_home, "SELECT COUNT(*) FROM states") == [(1500,)]
+
+
+STRICT_SCRIPT = """
+import os, signal, sys
+from headwater import flow, task
+
+@task
+def double(x):
+    return x * 2
+
+@flow
+def caller(n):
+    results = [double(i) for i in range(n)]
+    total = double.submit(sum(results)).result()
+    print(total, flush=True)  # the caller has seen every result: now the process dies at once
+    os.kill(os.getpid(), signal.SIGKILL)
+
+caller(int(sys.argv[1]))
+"""
+
+
+def test_strict_durability_records_every_result_before_the_caller_sees_it(tmp_path, headwater_home):
+    # HEADWATER_STORE_DURABILITY=strict: each run's final state is committed before its result is
+    # handed back, so a process killed right after it used the results loses none of them. (With
+    # the default, these 31 task runs take a few milliseconds: the kill comes while their batch
+    # is still gathering, and none of them is recorded.)
+    script = tmp_path / "strict.py"
+    script.write_text(STRICT_SCRIPT)
+    env = {**os.environ, "HEADWATER_STORE_DURABILITY": "strict"}
+    proc = subprocess.run([sys.executable, str(script), "30"], env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL and proc.stdout.strip() == "1740", proc.stderr
+    histories = _rows(
+        headwater_home,
+        "SELECT t.name, group_concat(s.name, ',') FROM task_runs t JOIN (SELECT run_id, name FROM states ORDER BY id) s "
+        "ON s.run_id = t.id GROUP BY t.id",
+    )
+    assert len(histories) == 31
+    assert {history for _, history in histories} == {"Pending,Running,Completed"}
+    assert _rows(headwater_home, "SELECT COUNT(*) FROM task_runs WHERE state_name = 'Completed'") == [(31,)]

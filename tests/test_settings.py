@@ -27,6 +27,7 @@ def test_each_variable_is_parsed():
         "HEADWATER_LOGGING_LEVEL": " debug",
         "HEADWATER_STORE": "mine",
         "HEADWATER_STORE_WRITER": " Thread",
+        "HEADWATER_STORE_DURABILITY": "Strict ",
         "HEADWATER_LOAD_PLUGINS": "",
         "HEADWATER_BLOCK_PLUGINS": "ray,dask",
         "HEADWATER_STRICT_PLUGINS": "Yes",
@@ -40,7 +41,7 @@ def test_each_variable_is_parsed():
     assert settings.resolved_database_url == "sqlite:////tmp/x.db"
     assert settings.logging_level == "DEBUG"
     assert (settings.store, settings.load_plugins, settings.block_plugins) == ("mine", "", "ray,dask")
-    assert settings.store_writer == "thread"
+    assert (settings.store_writer, settings.store_durability) == ("thread", "strict")
     assert (settings.strict_plugins, settings.trace_plugins, settings.progress) == (True, False, "off")
     assert set(settings.sources(env).values()) == {"env"}
 
@@ -62,6 +63,7 @@ def test_false_booleans(text):
         ("HEADWATER_LOGGING_LEVEL", "loud", "must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("HEADWATER_PROGRESS", "sometimes", "must be one of auto, on, off"),
         ("HEADWATER_STORE_WRITER", "disk", "must be one of process, thread"),
+        ("HEADWATER_STORE_DURABILITY", "paranoid", "must be one of batched, strict"),
     ],
 )
 def test_a_bad_value_names_the_variable_the_value_and_what_it_must_be(variable, value, says):
@@ -81,7 +83,7 @@ def test_settings_are_frozen():
 def test_every_setting_is_described_in_order():
     descriptions = Settings.descriptions()
     assert list(descriptions) == [
-        "home", "database_url", "local_storage_path", "logging_level", "store", "store_writer",
+        "home", "database_url", "local_storage_path", "logging_level", "store", "store_writer", "store_durability",
         "load_plugins", "block_plugins", "strict_plugins", "trace_plugins", "progress",
     ]
     assert all(text.endswith(".") for text in descriptions.values())

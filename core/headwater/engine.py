@@ -220,6 +220,8 @@ class RunEngine:
         )
 
     def _finished(self, state: State, error: Optional[BaseException]) -> State:
+        if self.store.flush_final_states:  # HEADWATER_STORE_DURABILITY=strict: committed before anyone sees the result
+            self.store.flush()
         self.logger.engine_info("Finished in state %s", state.short())
         if self.subject.state_hooks:  # a dict that is empty unless the flow or task has hooks: no cost otherwise
             self._call_state_hooks(state)

@@ -24,6 +24,7 @@ __all__ = ["Settings", "get_settings", "last_settings", "ENV_PREFIX"]
 ENV_PREFIX = "HEADWATER_"
 PROGRESS_MODES = ("auto", "on", "off")
 STORE_WRITERS = ("process", "thread")
+STORE_DURABILITIES = ("batched", "strict")
 LOGGING_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _TRUE = {"1", "true", "t", "yes", "y", "on"}
 _FALSE = {"0", "false", "f", "no", "n", "off"}
@@ -83,6 +84,12 @@ class Settings:
     store: str = _setting("sqlite", "Name of the registered store to use.")
     store_writer: str = _setting(
         "process", "Where the SQLite store commits its writes: process (a child process of its own) or thread (of this process).", _one_of(STORE_WRITERS)
+    )
+    store_durability: str = _setting(
+        "batched",
+        "When a run's final state is committed: batched (with the states around it, within about 50 ms) or strict "
+        "(before its result is handed back, so a result a caller saw is always recorded; slower).",
+        _one_of(STORE_DURABILITIES),
     )
     load_plugins: Optional[str] = _setting(None, "Comma-separated entry points to load; empty loads none; unset loads all.")
     block_plugins: str = _setting("", "Comma-separated entry points never to load.")

@@ -71,6 +71,9 @@ class Store(abc.ABC):
     """Records runs and states, files cache entries, and keeps result payloads."""
 
     name: ClassVar[str]
+    #: Set by headwater from ``HEADWATER_STORE_DURABILITY`` (``strict``): the engines then call
+    #: :meth:`flush` after each run's final state, before its result is handed back.
+    flush_final_states: bool = False
 
     @classmethod
     @abc.abstractmethod
@@ -224,6 +227,7 @@ def get_store(settings: Optional[Settings] = None) -> Store:
                 store_class: type[Store] = get_plugins().store_class(settings.store)
                 store = store_class.from_settings(settings)
                 _stores[key] = store
+    store.flush_final_states = settings.store_durability == "strict"
     return store
 
 

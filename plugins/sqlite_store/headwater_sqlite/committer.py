@@ -43,6 +43,9 @@ class Committer(Protocol):
 
     def __init__(self, path: str, busy_timeout: float, pragmas: Sequence[str], wal_size_limit: int, cached_statements: int) -> None: ...
 
+    def prepare(self) -> None:
+        """Called once, as the writer thread starts: get ready while the first batch gathers."""
+
     def commit(self, statements: Statements) -> Optional[str]:
         """Run ``statements`` in one transaction: ``None`` if committed, else why not."""
 
@@ -142,6 +145,9 @@ class ThreadCommitter:
         self.options = _Options(path, busy_timeout, pragmas, wal_size_limit)
         self.conn = self.options.connect(cached_statements)
 
+    def prepare(self) -> None:
+        """Nothing: the connection is open."""
+
     def commit(self, statements: Statements) -> Optional[str]:
         return commit(self.conn, statements)
 
@@ -154,7 +160,7 @@ class ThreadCommitter:
 
 
 class ProcessCommitter:
-    """Commits in a child process, started at the first batch and again if it ever dies.
+    """Commits in a child process, started with the writer thread and again if it ever dies.
 
     The child runs :func:`main`: it reads batches from its stdin and answers each on its stdout.
     It has a session of its own, so the Ctrl-C that interrupts a flow does not reach it: the
@@ -181,23 +187,29 @@ class ProcessCommitter:
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
         )
 
+    def prepare(self) -> None:
+        """Start the child now, not at the first commit: its 30 ms start would lengthen the first batch's
+        wait, and with it what a crash early in a flow could lose."""
+        if self.started or self.fallback is not None:
+            return
+        try:
+            self.start()
+        except OSError as exc:
+            logger.warning(
+                "The store's writer process could not be started (%s); committing in a thread of this process "
+                "instead. Set HEADWATER_STORE_WRITER=thread to choose that and silence this.", exc,
+            )
+            options = self.options
+            self.fallback = ThreadCommitter(
+                options.path, options.busy_timeout, options.pragmas, options.wal_size_limit, self.cached_statements
+            )
+            return
+        self.started = True
+
     def commit(self, statements: Statements) -> Optional[str]:
+        self.prepare()
         if self.fallback is not None:
             return self.fallback.commit(statements)
-        if not self.started:
-            try:
-                self.start()
-            except OSError as exc:
-                logger.warning(
-                    "The store's writer process could not be started (%s); committing in a thread of this process "
-                    "instead. Set HEADWATER_STORE_WRITER=thread to choose that and silence this.", exc,
-                )
-                options = self.options
-                self.fallback = ThreadCommitter(
-                    options.path, options.busy_timeout, options.pragmas, options.wal_size_limit, self.cached_statements
-                )
-                return self.fallback.commit(statements)
-            self.started = True
         message = _packed(statements)
         try:
             if self.child is None or self.child.poll() is not None:

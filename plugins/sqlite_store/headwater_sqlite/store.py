@@ -23,6 +23,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
@@ -135,11 +136,12 @@ class _Writer:
         if len(self.states) >= MAX_QUEUED * STATE_FIELDS:
             self._wait_for_room()
         message, storage_key = state.message, state.storage_key
-        # One extend: atomic under the GIL, so the writer never sees half a row.
+        # One extend: atomic under the GIL, so the writer never sees half a row. The run's count of
+        # runs goes with its state: the writer writes the run's row as of this state (see _commit).
         self.states.extend(
             (
                 run, state.type._value_, state.name, _NULL if message is None else message, state.timestamp,
-                _NULL if storage_key is None else storage_key,
+                _NULL if storage_key is None else storage_key, run.run_count,
             )
         )
         if not self.awake:
@@ -205,6 +207,10 @@ class _Writer:
 
     def _loop(self) -> None:
         queue, states, lines = self.queue, self.states, self.lines
+        self.committer.prepare()
+        # When the oldest write now waiting was queued, at the earliest: the moment the last batch
+        # was taken, or the writer woke from idling for the first write after it.
+        oldest = time.monotonic()
         while True:
             self.awake = False
             self.wake.clear()  # before the queues are looked at: whatever is queued after sets it again
@@ -212,12 +218,18 @@ class _Writer:
                 if self.closed:
                     return
                 self.wake.wait()
+                oldest = time.monotonic()
                 continue
-            # Let a batch gather for a moment, unless someone waits in flush(): each commit rewrites
-            # every page it touches into the WAL, so fewer commits keep the database files smaller
-            # (and cost the writer less).
-            self.flush_wanted.wait(GATHER_SECONDS)
+            # Let a batch gather, unless someone waits in flush(): each commit rewrites every page
+            # it touches into the WAL, so fewer commits keep the database files smaller (and cost
+            # the writer less). The gathering ends GATHER_SECONDS after the oldest write was queued,
+            # not after the last batch was committed: a batch that took long to commit is followed
+            # at once, so that no write waits for longer than the crash window the docs give.
+            wait = oldest + GATHER_SECONDS - time.monotonic()
+            if wait > 0:
+                self.flush_wanted.wait(wait)
             self.flush_wanted.clear()
+            oldest = time.monotonic()  # (just before the batch takes the queues: later writes are the next batch's)
             if self._write_batch():  # after the flushes are answered: a flow's end need not wait for the housekeeping
                 self.committer.tidy()
 
@@ -245,13 +257,19 @@ class _Writer:
         # one flat list a table, not a tuple a row, and are changed a column at a time, by slices.
         cache_rows: list[tuple] = []
         result_rows: list[tuple] = []
-        touched = state_values[0::STATE_FIELDS]
-        runs = {run.id: run for run in touched}  # one row per run and batch, with the run's newest fields
-        state_values[0::STATE_FIELDS] = [run.id for run in touched]
+        run_counts = state_values[STATE_COLUMNS::STATE_FIELDS]
+        del state_values[STATE_COLUMNS::STATE_FIELDS]  # the rest are the states table's rows
+        touched = state_values[0::STATE_COLUMNS]
+        ids = state_values[0::STATE_COLUMNS] = [run.id for run in touched]
+        # One row per run and batch, written as of the run's last state in this batch, not as the
+        # run is now: the flow's thread may have moved it on since, and if the process dies before
+        # the next batch, a row ahead of its history would say Completed over a history that
+        # stops at Running. (A later index of the same id replaces an earlier one.)
+        last = dict(zip(ids, range(len(ids))))
         # A state's timestamp is also its run's start or end time: each moment is written out once.
         # (Keyed by id: every moment stays alive in ``moments`` meanwhile.)
-        moments = state_values[4::STATE_FIELDS]
-        texts = state_values[4::STATE_FIELDS] = [_text_of(moment) for moment in moments]
+        moments = state_values[4::STATE_COLUMNS]
+        texts = state_values[4::STATE_COLUMNS] = [_text_of(moment) for moment in moments]
         iso = dict(zip(map(id, moments), texts))
         for kind, first, _second in batch:
             if kind == "cache":
@@ -260,12 +278,14 @@ class _Writer:
                 result_rows.append(first)
         flow_values: list[Any] = []
         task_values: list[Any] = []
-        for run in runs.values():
+        for index in last.values():
+            run = touched[index]
+            row = _run_row(run, state_values, index, moments[index], run_counts[index], iso)
             if run.kind == "flow":
-                flow_values += _run_row(run, iso)
+                flow_values += row
                 flow_values += (run.flow_name, run.flow_version, run.parent_flow_run_id, run.parent_task_run_id)
             else:
-                task_values += _run_row(run, iso)
+                task_values += row
                 key = run.cache_key
                 task_values += (run.task_name, run.task_key, run.flow_run_id, _NULL if key is None else key, run.dynamic_key)
         # A process that read entries ahead must hear that one it holds changed.
@@ -285,7 +305,7 @@ class _Writer:
             if error is None:
                 break
             # Keep the batch and try again; report at flush if it never lands.
-            records = len(batch) + (len(state_values) // STATE_FIELDS) + (len(log_values) // LINE_FIELDS)
+            records = len(batch) + (len(state_values) // STATE_COLUMNS) + (len(log_values) // LINE_FIELDS)
             logger.warning("Writing %d run records failed (%s); attempt %d of 5.", records, error, attempt + 1)
             threading.Event().wait(0.2 * (attempt + 1))
         else:
@@ -386,8 +406,10 @@ _WRITE_RESULTS = _insert("results", ("storage_key", "payload", "created"), "stor
 # Log lines are queued as values in this column order: the cheapest to queue on the logging thread.
 _WRITE_LOGS = _insert("logs", ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
 # The values a queued state and a queued line take: a state's are its table's columns, but with its
-# run in place of the run's id and its timestamp as a datetime (the writer turns them into text).
-STATE_FIELDS = _WRITE_STATES.columns
+# run in place of the run's id and its timestamp as a datetime (the writer turns them into text),
+# then the run's run_count as of that state.
+STATE_COLUMNS = _WRITE_STATES.columns
+STATE_FIELDS = STATE_COLUMNS + 1
 LINE_FIELDS = _WRITE_LOGS.columns
 
 
@@ -424,33 +446,28 @@ _parameters_json = _json_writer(default=repr)
 _tags_json = _json_writer()
 
 
-def _run_row(run: Any, iso: dict[int, str]) -> tuple:
-    """The columns every run has (``_RUN_COLUMNS``), in order; ``iso`` holds moments already written out, by id."""
-    state = run.state
+def _run_row(run: Any, states: list[Any], index: int, moment: _dt.datetime, run_count: int, iso: dict[int, str]) -> tuple:
+    """The columns every run has (``_RUN_COLUMNS``), in order, as of the run's state at ``index`` of the batch's ``states``.
+
+    ``moment`` is that state's timestamp and ``run_count`` the run's count as of it; a start or an
+    end time after it is not part of the record yet. ``iso`` holds moments already written out, by id.
+    """
     process = run.process
     start, end = run.start_time, run.end_time
-    head = (
+    base = index * STATE_COLUMNS
+    return (
         run.id,
         run.name,
         _parameters_json(run.parameters),
         _tags_json(run.tags) if run.tags else "[]",
-        (iso.get(id(start)) or _text_of(start)) if start is not None else _NULL,
-        (iso.get(id(end)) or _text_of(end)) if end is not None else _NULL,
+        (iso.get(id(start)) or _text_of(start)) if start is not None and start <= moment else _NULL,
+        (iso.get(id(end)) or _text_of(end)) if end is not None and end <= moment else _NULL,
         iso.get(id(run.created)) or _text_of(run.created),  # the moment of its Pending state
-        run.run_count,
+        run_count,
         process.host,
         process.pid,
         process.start_token,
-    )
-    if state is None:
-        return head + (None, None, _NULL, None, _NULL)
-    moment, message, storage_key = state.timestamp, state.message, state.storage_key
-    return head + (
-        state.type._value_,
-        state.name,
-        _NULL if message is None else message,
-        iso.get(id(moment)) or _text_of(moment),
-        _NULL if storage_key is None else storage_key,
+        *states[base + 1:base + STATE_COLUMNS],  # the state's type, name, message, timestamp (as text) and storage key
     )
 
 
