@@ -86,3 +86,34 @@ def test_runs_of_live_processes_are_left_alone(headwater_home):
         return get_store().mark_crashed_runs()
 
     assert quick() == 0
+
+
+def test_the_runs_of_a_killed_flow_are_marked_crashed_only_once_its_writer_is_done(tmp_path, headwater_home):
+    # A killed flow's writer process may still be committing the batch it was sent. A process that
+    # opens the store meanwhile waits for it: marked Crashed before that batch is in, a run would
+    # have states after Crashed, and a row saying Running over a history ending Crashed.
+    from headwater_sqlite.committer import writers_of
+
+    script = tmp_path / "pipeline.py"
+    script.write_text(SCRIPT)
+    proc = subprocess.Popen([sys.executable, str(script), "60"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    database = str(headwater_home / "headwater.db")
+    try:
+        _wait_for(headwater_home, "SELECT COUNT(*) FROM task_runs WHERE task_name = 'hang' AND state_name = 'Running'")
+        [writer] = writers_of({proc.pid}, database)
+        os.kill(writer, signal.SIGSTOP)  # as if busy with a last batch
+    finally:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait()
+    try:
+        opener = subprocess.Popen([sys.executable, "-m", "headwater.cli", "runs", "ls"], stdout=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+        assert opener.poll() is None, "the store was opened without waiting for the dead flow's writer"
+        conn = sqlite3.connect(database)
+        assert conn.execute("SELECT state_name FROM flow_runs").fetchall() == [("Running",)]
+        conn.close()
+    finally:
+        os.kill(writer, signal.SIGCONT)  # it reads the end of its input, and exits
+    out, _ = opener.communicate(timeout=60)
+    assert opener.returncode == 0 and "Crashed" in out
+    assert writers_of({proc.pid}, database) == []

@@ -182,8 +182,9 @@ class ProcessCommitter:
         """Start the child (raises OSError if it cannot be)."""
         if not sys.executable:
             raise OSError("this Python does not know its own executable (sys.executable is empty)")
+        # Its parent's pid is on its command line: see writers_of.
         self.child = subprocess.Popen(
-            [sys.executable, "-I", "-S", os.path.abspath(__file__), str(self.cached_statements), *self.options.as_args()],
+            [sys.executable, "-I", "-S", os.path.abspath(__file__), str(os.getpid()), str(self.cached_statements), *self.options.as_args()],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, start_new_session=True,
         )
 
@@ -333,6 +334,35 @@ def _read(fd: int, size: int) -> Optional[bytes]:
     return b"".join(chunks)
 
 
+def writers_of(pids: set[int], path: str) -> list[int]:
+    """The writer processes, still running, that processes ``pids`` started for the database ``path``.
+
+    A flow process killed a moment ago may leave its writer committing the batch it had sent
+    (it exits once its input ends): its runs must not be marked Crashed before that batch is in,
+    or the batch would add states after Crashed. Found through /proc (Linux); elsewhere, none.
+    """
+    found = []
+    wanted = {str(pid).encode() for pid in pids}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                args = cmdline.read().split(b"\0")
+        except OSError:
+            continue
+        for i, arg in enumerate(args[:-2]):
+            if arg.endswith(b"committer.py"):  # ... committer.py PARENT CACHED PATH ...
+                if args[i + 1] in wanted and args[i + 3] == path.encode():
+                    found.append(int(entry))
+                break
+    return found
+
+
 def serve(options: _Options, cached_statements: int, inp: BinaryIO, out: BinaryIO) -> None:
     """The child's loop: commit each batch read from ``inp``, answer it on ``out``, until ``inp`` ends."""
     conn = options.connect(cached_statements)
@@ -352,7 +382,7 @@ def serve(options: _Options, cached_statements: int, inp: BinaryIO, out: BinaryI
 
 def main(argv: Sequence[str]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when the writer stops: by closing its input
-    cached, *rest = argv
+    _parent, cached, *rest = argv
     serve(_Options.from_args(rest), int(cached), sys.stdin.buffer, sys.stdout.buffer)
 
 

@@ -119,6 +119,12 @@ class _Writer:
         # is a Python call, and the queuing threads asked it three to five times a task run.
         self.awake = False
         self.cond = threading.Condition()  # notified after each batch: a put() held back by a full queue waits on it
+        # Whether the writer is building a batch's statements. A thread that changes a state meanwhile
+        # waits (on ``cond``) until they are built: the build is Python work, and when a flow's threads
+        # kept the interpreter lock, it took 20-100 ms instead of 1-5 (32 threads of the Concurrent
+        # runner), which a crash would have lost too. Waiting costs them nothing: under the lock, only
+        # one of them could run at a time anyway.
+        self.building = False
         self.error: Optional[str] = None
         self.closed = False
         self.thread: Optional[threading.Thread] = None
@@ -133,7 +139,7 @@ class _Writer:
         self.flush_wanted = threading.Event()
 
     def put_state(self, run: Any, state: Any) -> None:
-        if len(self.states) >= MAX_QUEUED * STATE_FIELDS:
+        if self.building or len(self.states) >= MAX_QUEUED * STATE_FIELDS:
             self._wait_for_room()
         message, storage_key = state.message, state.storage_key
         # One extend: atomic under the GIL, so the writer never sees half a row. The run's count of
@@ -178,9 +184,9 @@ class _Writer:
 
     def _wait_for_room(self) -> None:
         # Backpressure: a flow that outruns the disk waits here, so memory stays bounded
-        # (the flow waits for the writer at its end anyway).
+        # (the flow waits for the writer at its end anyway); and a state waits for a batch being built.
         with self.cond:
-            while self._full() and self.thread is not None and self.thread.is_alive():
+            while (self.building or self._full()) and self.thread is not None and self.thread.is_alive():
                 self.cond.wait(0.5)
 
     def flush(self) -> None:
@@ -230,6 +236,7 @@ class _Writer:
                 self.flush_wanted.wait(wait)
             self.flush_wanted.clear()
             oldest = time.monotonic()  # (just before the batch takes the queues: later writes are the next batch's)
+            self.building = True  # until its statements are built (see __init__)
             if self._write_batch():  # after the flushes are answered: a flow's end need not wait for the housekeeping
                 self.committer.tidy()
 
@@ -240,15 +247,25 @@ class _Writer:
         last batch's runs and states stayed alive until the next one (in an idle process, for good).
         """
         queue = self.queue
-        batch = [queue.popleft() for _ in range(len(queue))]
-        # Taken after the queue: every state and line queued before a flush marker in the batch is in.
-        committed = self._commit(batch, _take(self.states, STATE_FIELDS), _take(self.lines, LINE_FIELDS))
+        try:
+            batch = [queue.popleft() for _ in range(len(queue))]
+            # Taken after the queue: every state and line queued before a flush marker in the batch is in.
+            committed = self._commit(batch, _take(self.states, STATE_FIELDS), _take(self.lines, LINE_FIELDS))
+        finally:
+            self._built()  # (done already, unless building the statements failed)
         for kind, marker, _ in batch:
             if kind == "flush":
                 marker.set()
         with self.cond:
             self.cond.notify_all()
         return committed
+
+    def _built(self) -> None:
+        """The batch's statements are built: the threads that wait to change a state may go on."""
+        if self.building:
+            with self.cond:
+                self.building = False
+                self.cond.notify_all()
 
     def _commit(self, batch: list[tuple[str, Any, Any]], state_values: list[Any], log_values: list[Any]) -> bool:
         """Write the batch, its states and its log lines in one transaction (trying five times); return whether it was committed."""
@@ -300,6 +317,7 @@ class _Writer:
         ):
             if values:
                 statements += insert.statements(values)
+        self._built()
         for attempt in range(5):
             error = self.committer.commit(statements)
             if error is None:
@@ -567,6 +585,8 @@ class SQLiteStore(Store):
         dead = [(table, run_id, pid) for table, run_id, pid, token in candidates if is_alive(host, pid, token) is False]
         if not dead:
             return 0
+        if self._wait_for_writers_of({pid for _, _, pid in dead}):
+            return self.mark_crashed_runs()  # their last batch is in: look again
         now = _dt.datetime.now(_dt.timezone.utc).isoformat()
         with transaction(conn):
             for table, run_id, pid in dead:
@@ -584,6 +604,24 @@ class SQLiteStore(Store):
                     )
         logger.warning("Marked %d run(s) left behind by processes that are gone as Crashed.", len(dead))
         return len(dead)
+
+    def _wait_for_writers_of(self, pids: set[int], timeout: float = 10.0) -> bool:
+        """Wait until the writer processes of the dead processes ``pids`` have exited.
+
+        Return True if there were some and they are gone (what they committed may change what is
+        unfinished); False if there were none, or one still runs after ``timeout`` seconds.
+        """
+        from .committer import writers_of
+
+        if not writers_of(pids, self.path):
+            return False
+        deadline = time.monotonic() + timeout
+        while writers_of(pids, self.path):
+            if time.monotonic() > deadline:
+                logger.warning("The writer process of a process that is gone still runs after %.0f s.", timeout)
+                return False
+            time.sleep(0.01)
+        return True
 
     # -- writes ------------------------------------------------------------------------------
     def record_state(self, run: Any, state: Any) -> None:
