@@ -7,7 +7,8 @@ from .__about__ import __version__
 from .context import get_run_logger, tags
 from .flows import Flow, flow
 from .states import State, StateType
-from .tasks import Task, exponential_backoff, task, unmapped
+from .tasks import Task, exponential_backoff, task
+from .utilities.annotations import allow_failure, unmapped
 
 __all__ = [
     "__version__",
@@ -18,6 +19,7 @@ __all__ = [
     "get_run_logger",
     "tags",
     "unmapped",
+    "allow_failure",
     "exponential_backoff",
     "State",
     "StateType",

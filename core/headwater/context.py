@@ -5,9 +5,9 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
 
-from .exceptions import HeadwaterError
+from .exceptions import HeadwaterError, MissingContextError
 
 if TYPE_CHECKING:
     from .flows import Flow
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from .task_runners import TaskRunner
     from .tasks import Task
 
-__all__ = ["FlowRunContext", "TaskRunContext", "tags", "get_run_logger", "current_tags"]
+__all__ = ["FlowRunContext", "TaskRunContext", "get_run_context", "tags", "get_run_logger", "current_tags"]
 
 
 class FlowRunContext:
@@ -38,6 +38,11 @@ class FlowRunContext:
         self._counters: dict[str, int] = {}
         self._lock = threading.Lock()
 
+    @classmethod
+    def get(cls) -> Optional[FlowRunContext]:
+        """The flow run in progress in this thread, or ``None``."""
+        return flow_run_context.get()
+
     def next_dynamic_key(self, task_key: str) -> int:
         """The counter in task run names: 0 for a task's first run in this flow run, then 1, 2, ..."""
         with self._lock:
@@ -49,11 +54,11 @@ class FlowRunContext:
 class TaskRunContext:
     """The task run in progress: what a cache-key function and ``get_run_logger`` see."""
 
-    __slots__ = ("task", "task_run", "flow_run", "logger", "flow_parameters")
+    __slots__ = ("task", "task_run", "flow_run", "logger", "flow_parameters", "parameters")
 
     def __init__(
         self, task: Task, task_run: TaskRun, flow_run: Optional[FlowRun], logger: RunLogger,
-        flow_parameters: Optional[dict[str, Any]] = None,
+        flow_parameters: Optional[dict[str, Any]] = None, parameters: Optional[dict[str, Any]] = None,
     ) -> None:
         self.task = task
         self.task_run = task_run
@@ -61,6 +66,13 @@ class TaskRunContext:
         self.logger = logger
         #: The parameters of the flow run this task run belongs to, as its flow function got them.
         self.flow_parameters = flow_parameters
+        #: The task run's own parameters, as its function gets them (upstream values resolved, once they are).
+        self.parameters = parameters if parameters is not None else {}
+
+    @classmethod
+    def get(cls) -> Optional[TaskRunContext]:
+        """The task run in progress in this thread, or ``None``."""
+        return task_run_context.get()
 
 
 flow_run_context: contextvars.ContextVar[Optional[FlowRunContext]] = contextvars.ContextVar("headwater_flow_run", default=None)
@@ -95,3 +107,22 @@ def get_run_logger() -> Any:
     if flow_ctx is not None:
         return flow_ctx.logger
     raise HeadwaterError("get_run_logger() was called outside a flow run or task run; call it inside a @flow or @task function.")
+
+
+def get_run_context() -> Union[TaskRunContext, FlowRunContext]:
+    """The context of the task run in progress, else of the flow run in progress.
+
+    A :class:`TaskRunContext` has ``task``, ``task_run``, ``parameters``, ``flow_run`` and ``logger``;
+    a :class:`FlowRunContext` has ``flow``, ``flow_run``, ``parameters``, ``task_runner`` and ``logger``.
+    Raises :class:`~headwater.exceptions.MissingContextError` outside any run.
+    """
+    task_ctx = task_run_context.get()
+    if task_ctx is not None:
+        return task_ctx
+    flow_ctx = flow_run_context.get()
+    if flow_ctx is not None:
+        return flow_ctx
+    raise MissingContextError(
+        "No run context available: get_run_context() was called outside a flow run or task run. "
+        "Call it inside a @flow or @task function (headwater.runtime gives None and empty values outside runs)."
+    )

@@ -13,6 +13,7 @@ __all__ = [
     "UpstreamFailedError",
     "ResultSerializationError",
     "StoreError",
+    "MissingContextError",
     "TerminationSignal",
 ]
 
@@ -55,6 +56,10 @@ class ResultSerializationError(HeadwaterError):
 
 class StoreError(HeadwaterError):
     """The store cannot be opened or used; the message says why and what to do."""
+
+
+class MissingContextError(HeadwaterError, RuntimeError):
+    """Something that needs a flow run or task run in progress was called outside one."""
 
 
 class AmbiguousRunId(HeadwaterError, LookupError):

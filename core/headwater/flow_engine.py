@@ -76,6 +76,21 @@ class FlowRunEngine(RunEngine):
         self.task_runner: TaskRunner = flow.resolve_task_runner(plugins)
         self.context = FlowRunContext(flow, self.run, store, plugins, self.logger, self.task_runner)
         self.context.parameters = parameters
+        if flow.flow_run_name is not None:
+            self._name_run()
+
+    def _name_run(self) -> None:
+        """Give the run the name its flow's ``flow_run_name`` makes, within the run's context (for ``headwater.runtime``)."""
+        from .names import custom_run_name
+
+        tokens = flow_run_context.set(self.context), task_run_context.set(None)
+        try:
+            name = custom_run_name(self.flow.flow_run_name, self.parameters, "flow_run_name", f"flow {self.flow.name!r}")
+        finally:
+            task_run_context.reset(tokens[1])
+            flow_run_context.reset(tokens[0])
+        self.run.name = name
+        self.logger.relabel(f"Flow run '{name}'")
 
     def begin(self) -> None:
         self._begin_pending()

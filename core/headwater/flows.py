@@ -9,7 +9,7 @@ import typing
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Literal, NoReturn, Optional, ParamSpec, TypeVar, Union, overload
 
 from .exceptions import ConfigurationError, ParameterError
-from .options import check_callable, check_hooks, check_retries, check_timeout
+from .options import check_callable, check_hooks, check_retries, check_run_name, check_timeout
 from .states import StateType
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ class Flow(Generic[P, R]):
         on_failure: Optional[list[FlowStateHook]] = None,
         on_cancellation: Optional[list[FlowStateHook]] = None,
         on_crashed: Optional[list[FlowStateHook]] = None,
+        flow_run_name: Union[str, Callable[[], str], None] = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow decorates a function; got {fn!r}")
@@ -104,6 +105,7 @@ class Flow(Generic[P, R]):
         self.persist_result = persist_result
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
+        self.flow_run_name = check_run_name(flow_run_name, "flow_run_name", self._signature, owner)
         self._adapters: Optional[dict[str, Any]] = None
         self._check_task_runner(task_runner)
         self.task_runner = task_runner
@@ -244,7 +246,7 @@ class Flow(Generic[P, R]):
             log_prints=self.log_prints, validate_parameters=self.validate_parameters, persist_result=self.persist_result,
             retry_condition_fn=self.retry_condition_fn, on_completion=list(self.on_completion_hooks),
             on_failure=list(self.on_failure_hooks), on_cancellation=list(self.on_cancellation_hooks),
-            on_crashed=list(self.on_crashed_hooks),
+            on_crashed=list(self.on_crashed_hooks), flow_run_name=self.flow_run_name,
         )
         unknown = set(changes) - set(options)
         if unknown:
@@ -279,6 +281,7 @@ def flow(
     on_failure: Optional[list[FlowStateHook]] = None,
     on_cancellation: Optional[list[FlowStateHook]] = None,
     on_crashed: Optional[list[FlowStateHook]] = None,
+    flow_run_name: Union[str, Callable[[], str], None] = None,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

@@ -91,6 +91,11 @@ class RunLogger(logging.LoggerAdapter):
         self.store_number = store_number
         super().__init__(logger, {"run_label": label, "run_id": run_id, "flow_run_id": flow_run_id, "run_store": store_number})
 
+    def relabel(self, label: str) -> None:
+        """Say ``label`` in the lines from now on (a run that was given its name after it was made)."""
+        self.label = label
+        self.extra["run_label"] = label  # type: ignore[index]
+
     def engine_info(self, msg: str, *args: Any) -> None:
         """An INFO line from headwater itself (two a task run, so a per-task cost).
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from typing import Any
 
 _ADJECTIVES = (
     "amber ancient azure bold brave bright brisk calm candid cheerful clever coral crimson curious dapper "
@@ -28,3 +29,18 @@ _random = random.Random()
 
 def generate_run_name() -> str:
     return f"{_random.choice(_ADJECTIVES)}-{_random.choice(_ANIMALS)}"
+
+
+def custom_run_name(name: Any, parameters: dict[str, Any], option: str, owner: str) -> str:
+    """The name ``flow_run_name`` / ``task_run_name`` gives a run: the template formatted with the
+    run's parameters, or what the function returns (called with none; it may read ``headwater.runtime``).
+
+    Raises ``TypeError`` naming the option when the function returns something other than a string.
+    """
+    if callable(name):
+        made = name()
+        if not isinstance(made, str):
+            raise TypeError(f"{owner}: the {option} function {getattr(name, '__qualname__', name)!r} returned "
+                            f"{made!r}, a {type(made).__name__}; it must return a string.")
+        return made
+    return name.format(**parameters)

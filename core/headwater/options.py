@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import inspect
 import numbers
+import string
 from typing import Any, Iterable, Optional
 
 from .exceptions import ConfigurationError
 
-__all__ = ["check_tags", "check_retries", "check_timeout", "check_callable", "check_hooks"]
+__all__ = ["check_tags", "check_retries", "check_timeout", "check_callable", "check_hooks", "check_run_name"]
 
 
 def check_tags(tags: Optional[Iterable[str]], owner: str) -> tuple[str, ...]:
@@ -88,3 +90,35 @@ def check_hooks(hooks: Any, option: str, owner: str) -> tuple[Any, ...]:
                 f"{hook!r} is not callable."
             )
     return tuple(hooks)
+
+
+def check_run_name(name: Any, option: str, signature: inspect.Signature, owner: str) -> Any:
+    """``flow_run_name`` / ``task_run_name``: a callable, or a template whose fields are parameters of the function.
+
+    A field the function has no parameter of would fail every run; it is refused here instead.
+    """
+    if name is None or callable(name):
+        return name
+    if not isinstance(name, str):
+        raise ConfigurationError(
+            f"{owner}: {option}={name!r} must be a string, such as \"run-{{x}}\" (formatted with the parameters), "
+            "or a function of no arguments that returns one."
+        )
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(name) if field is not None]
+    except ValueError as exc:
+        raise ConfigurationError(f"{owner}: {option}={name!r} is not a valid format string ({exc}).") from None
+    parameters = signature.parameters
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    for field in fields:
+        head = field.split(".", 1)[0].split("[", 1)[0]
+        if head == "" or head.isdigit():
+            raise ConfigurationError(
+                f"{owner}: {option}={name!r} has a positional field {{{field}}}; name the parameter, as in {{x}}."
+            )
+        if head not in parameters and not takes_any:
+            known = ", ".join(parameters) or "none"
+            raise ConfigurationError(
+                f"{owner}: {option}={name!r} names {head!r}, which is not a parameter (parameters: {known})."
+            )
+    return name

@@ -12,6 +12,7 @@ from .engine import RunEngine
 from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_context, task_run_context
 from .exceptions import UpstreamFailedError
 from .futures import HeadwaterFuture, wait, wait_async
+from .inputs import collect_inputs, resolve
 from .logs import RunLogger, print_to_logger, reset_print
 from .results import jsonable_parameters
 from .runs import TaskRun
@@ -27,27 +28,6 @@ if TYPE_CHECKING:
 __all__ = ["TaskRunEngine", "TaskCall", "SubmittedRun"]
 
 task_logger = logging.getLogger("headwater.task_runs")
-
-
-def _visit_futures(value: Any, found: list[HeadwaterFuture], depth: int = 0) -> None:
-    if isinstance(value, HeadwaterFuture):
-        found.append(value)
-    elif depth < 3 and isinstance(value, (list, tuple, set, frozenset)):
-        for item in value:
-            _visit_futures(item, found, depth + 1)
-    elif depth < 3 and isinstance(value, dict):
-        for item in value.values():
-            _visit_futures(item, found, depth + 1)
-
-
-def _resolve(value: Any, depth: int = 0) -> Any:
-    if isinstance(value, HeadwaterFuture):
-        return value.state.result()
-    if depth < 3 and isinstance(value, (list, tuple, set, frozenset)):
-        return type(value)(_resolve(item, depth + 1) for item in value)
-    if depth < 3 and isinstance(value, dict):
-        return {key: _resolve(item, depth + 1) for key, item in value.items()}
-    return value
 
 
 def run_to_end(coroutine_function: Callable[[], Awaitable[Any]]) -> Any:
@@ -203,15 +183,9 @@ class TaskRunEngine(RunEngine):
         self.store = store
         self.policy = plugins.policy
         self.listener = plugins.task_state_listener
-        self.upstream: list[HeadwaterFuture] = list(wait_for) if wait_for else []
-        #: Parameter name -> id of the task run whose future was passed as that parameter.
-        self.upstream_parameters: dict[str, str] = {}
-        for name, value in parameters.items():
-            if isinstance(value, HeadwaterFuture):
-                self.upstream.append(value)
-                self.upstream_parameters[name] = value.task_run.id
-            elif isinstance(value, (list, tuple, set, frozenset, dict)):
-                _visit_futures(value, self.upstream)
+        #: What the arguments depend on (futures, states, annotations); None when they are plain values.
+        self.inputs = collect_inputs(parameters, wait_for)
+        self.upstream: list[HeadwaterFuture] = self.inputs.futures if self.inputs is not None else []
         dynamic_key = flow_ctx.next_dynamic_key(task.task_key) if flow_ctx is not None else 0
         extra_tags = current_tags()
         tags = tuple(dict.fromkeys(task.tags + extra_tags)) if extra_tags else task.tags
@@ -227,9 +201,25 @@ class TaskRunEngine(RunEngine):
         flow_run_id = flow_ctx.logger.flow_run_id if flow_ctx is not None else None
         self.logger = RunLogger(task_logger, f"Task run '{self.run.name}'", self.run.id, flow_run_id, store)
         if flow_ctx is not None:
-            self.context = TaskRunContext(task, self.run, flow_ctx.flow_run, self.logger, flow_ctx.parameters)
+            self.context = TaskRunContext(task, self.run, flow_ctx.flow_run, self.logger, flow_ctx.parameters, parameters)
         else:
-            self.context = TaskRunContext(task, self.run, None, self.logger)
+            self.context = TaskRunContext(task, self.run, None, self.logger, None, parameters)
+        if task.task_run_name is not None and self.inputs is None:
+            self._name_run()  # now: every line and record has the name (with upstream runs, once they are done)
+
+    def _name_run(self) -> None:
+        """Give the run the name its task's ``task_run_name`` makes, within the run's context (for ``headwater.runtime``)."""
+        from .names import custom_run_name
+
+        self.context.parameters = self.parameters
+        tokens = task_run_context.set(self.context), flow_run_context.set(self.flow_ctx)
+        try:
+            name = custom_run_name(self.task.task_run_name, self.parameters, "task_run_name", f"task {self.task.name!r}")
+        finally:
+            flow_run_context.reset(tokens[1])
+            task_run_context.reset(tokens[0])
+        self.run.name = name
+        self.logger.relabel(f"Task run '{name}'")
 
     def begin(self) -> None:
         """Record the run as Pending: done at once, on the caller's thread, so a future has an id and a record."""
@@ -240,15 +230,19 @@ class TaskRunEngine(RunEngine):
 
     # -- the state machine --------------------------------------------------------------------
     def steps(self) -> Generator[Any, Any, State]:
-        if self.upstream:
-            yield AWAIT_OTHERS
-            broken = [f for f in self.upstream if not f.state.is_completed()]
-            if broken:
-                first = broken[0]
-                message = f"Upstream task run '{first.task_run.name}' finished in state {first.state.short()}."
+        inputs = self.inputs
+        if inputs is not None:
+            if inputs.futures:
+                yield AWAIT_OTHERS
+            unready = inputs.unready()
+            if unready is not None:
+                what, upstream = unready
+                message = f"{what} finished in state {upstream.short()}."
                 state = yield from self._propose(UpstreamFailed(message, data=UpstreamFailedError(message)))
                 return self._finished(state, None)
-            self.parameters = {name: _resolve(value) for name, value in self.parameters.items()}
+            self.parameters = self.context.parameters = {name: resolve(value) for name, value in self.parameters.items()}
+            if self.task.task_run_name is not None:
+                self._name_run()  # with the upstream values
 
         self.run.cache_key = self._cache_key()
         return (yield from self._attempts())
@@ -260,7 +254,9 @@ class TaskRunEngine(RunEngine):
         await wait_async(self.upstream)
 
     def call(self) -> TaskCall:
-        return TaskCall(self.task, self.parameters, self.context, self.flow_ctx, self.task.timeout_seconds, self.upstream_parameters)
+        inputs = self.inputs
+        upstream = inputs.by_parameter if inputs is not None else None
+        return TaskCall(self.task, self.parameters, self.context, self.flow_ctx, self.task.timeout_seconds, upstream)
 
     def _cache_key(self) -> Optional[str]:
         key_fn = self.task.cache_key_fn

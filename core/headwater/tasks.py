@@ -12,8 +12,9 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, L
 from .context import flow_run_context
 from .cache_keys import combine_cache_keys, flow_parameters_hash, task_input_hash, task_source_hash
 from .exceptions import ConfigurationError, HeadwaterError
-from .options import _is_number, check_callable, check_hooks, check_retries, check_tags, check_timeout
+from .options import _is_number, check_callable, check_hooks, check_retries, check_run_name, check_tags, check_timeout
 from .states import StateType
+from .utilities.annotations import allow_failure, quote, unmapped
 
 if TYPE_CHECKING:
     from .futures import HeadwaterFuture
@@ -28,6 +29,7 @@ __all__ = [
     "flow_parameters_hash",
     "combine_cache_keys",
     "exponential_backoff",
+    "unmapped",
 ]
 
 
@@ -104,6 +106,7 @@ class Task(Generic[P, R]):
         retry_condition_fn: Optional[RetryCondition] = None,
         on_completion: Optional[list[TaskStateHook]] = None,
         on_failure: Optional[list[TaskStateHook]] = None,
+        task_run_name: Union[str, Callable[[], str], None] = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task decorates a function; got {fn!r}")
@@ -143,6 +146,7 @@ class Task(Generic[P, R]):
         self.log_prints = log_prints
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
+        self.task_run_name = check_run_name(task_run_name, "task_run_name", self._signature, owner=f"task {self.name!r}")
         params = self._signature.parameters.values()
         plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
         self._plain_names = tuple(self._signature.parameters) if plain else None
@@ -175,7 +179,7 @@ class Task(Generic[P, R]):
             cache_expiration=self.cache_expiration, refresh_cache=self.refresh_cache,
             timeout_seconds=self.timeout_seconds, persist_result=self.persist_result, log_prints=self.log_prints,
             retry_condition_fn=self.retry_condition_fn, on_completion=list(self.on_completion_hooks),
-            on_failure=list(self.on_failure_hooks),
+            on_failure=list(self.on_failure_hooks), task_run_name=self.task_run_name,
         )
         unknown = set(changes) - set(options)
         if unknown:
@@ -265,15 +269,21 @@ class Task(Generic[P, R]):
         """Hand a run of this task to the flow's task runner; return its future at once.
 
         ``wait_for=[future, ...]`` makes the run wait for other runs it takes no value from.
+        With ``return_state=True`` it waits for the run and returns its final state instead.
         """
         wait_for: Optional[list[Any]] = kwargs.pop("wait_for", None)
+        return_state = kwargs.pop("return_state", False) if kwargs else False
         flow_ctx = flow_run_context.get()
         if flow_ctx is None or flow_ctx.task_runner is None:
             raise HeadwaterError(
                 f"task {self.name!r}: .submit() needs a running flow and its task runner; call it inside a @flow "
                 "function, or call the task directly."
             )
-        return _task_engine().submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
+        future = _task_engine().submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
+        if not return_state:
+            return future
+        future.observed = True  # the caller has the state in hand: its outcome is the caller's to handle
+        return future.wait()
 
     @overload
     def map(self: Task[P, Coroutine[Any, Any, T]], *args: Any, **kwargs: Any) -> list[HeadwaterFuture[T]]: ...
@@ -284,10 +294,33 @@ class Task(Generic[P, R]):
     def map(self, *args: Any, **kwargs: Any) -> Any:
         """Submit one run per element of the iterable arguments; other arguments go to every run.
 
-        Wrap an iterable in ``unmapped(...)`` to pass it whole to every run.
+        Wrap an iterable in ``unmapped(...)`` to pass it whole to every run. An iterable wrapped in
+        ``allow_failure(...)`` or ``quote(...)`` is mapped over, each element wrapped the same way.
+        A future passed as an iterable is waited for, and its result mapped over.
+        ``wait_for=[...]`` applies to every run.
         """
-        parameters = self.bind(args, kwargs)
-        mapped = {name: list(value) for name, value in parameters.items() if _is_mappable(value)}
+        wait_for: Optional[list[Any]] = kwargs.pop("wait_for", None)
+        try:  # the arguments given, not the defaults: a default list is not mapped over
+            given = self._signature.bind_partial(*args, **kwargs).arguments
+        except TypeError as exc:
+            raise TypeError(f"task {self.name!r}: {exc}") from None
+        from .futures import HeadwaterFuture
+
+        mapped: dict[str, list[Any]] = {}
+        static: dict[str, Any] = {}
+        wrapped: dict[str, Any] = {}  # name -> the annotation each element is wrapped in again
+        for name, value in given.items():
+            if isinstance(value, (allow_failure, quote)):
+                wrapped[name] = value
+                value = value.unwrap()
+            if isinstance(value, unmapped):
+                static[name] = value.unwrap()
+                continue
+            iterable = value.result() if isinstance(value, HeadwaterFuture) else value
+            if _is_mappable(iterable):
+                mapped[name] = list(iterable)
+            else:
+                static[name] = value
         if not mapped:
             raise TypeError(f"task {self.name!r}: .map() needs at least one iterable argument")
         lengths = {name: len(values) for name, values in mapped.items()}
@@ -297,25 +330,20 @@ class Task(Generic[P, R]):
                 + ", ".join(f"{name}={n}" for name, n in lengths.items())
             )
         size = next(iter(lengths.values()))
-        static = {name: (value.value if isinstance(value, unmapped) else value) for name, value in parameters.items() if name not in mapped}
-        return [
-            self.submit(**{**static, **{name: values[i] for name, values in mapped.items()}})  # type: ignore[arg-type,call-arg]
-            for i in range(size)
-        ]
+        futures = []
+        for i in range(size):
+            parameters = {**static, **{name: values[i] for name, values in mapped.items()}}
+            for name, annotation in wrapped.items():
+                parameters[name] = annotation.rewrap(parameters[name])
+            futures.append(self.submit(**parameters, wait_for=wait_for) if wait_for else self.submit(**parameters))
+        return futures
 
     def __repr__(self) -> str:
         return f"Task(name={self.name!r})"
 
 
-class unmapped:
-    """Pass an iterable whole to every run of ``Task.map``."""
-
-    def __init__(self, value: Any) -> None:
-        self.value = value
-
-
 def _is_mappable(value: Any) -> bool:
-    if isinstance(value, (str, bytes, dict, unmapped)):
+    if isinstance(value, (str, bytes, dict, unmapped, allow_failure, quote)):
         return False
     from .futures import HeadwaterFuture
 
@@ -351,6 +379,7 @@ def task(
     retry_condition_fn: Optional[RetryCondition] = None,
     on_completion: Optional[list[TaskStateHook]] = None,
     on_failure: Optional[list[TaskStateHook]] = None,
+    task_run_name: Union[str, Callable[[], str], None] = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

@@ -1,0 +1,1 @@
+"""Small helpers that Prefect 2 code imports from ``prefect.utilities``."""
