@@ -99,14 +99,47 @@ class RunEngine:
         raise NotImplementedError
 
     def _persisted(self, value: Any, message: Optional[str] = None) -> State:
-        """A Completed state whose result is written to the result store (Failed if it cannot be serialized)."""
+        """A Completed state whose result is written to the store, or to the subject's ``result_storage``
+        (Failed if it cannot be serialized or written)."""
+        subject = self.subject
         storage_key = storage_key_for(self.run.id)
+        owner = f"{self.run.kind} '{subject.name}'"
         try:
-            self.store.write_result(storage_key, dumps_result(value, owner=f"{self.run.kind} '{self.subject.name}'"))
+            payload = dumps_result(value, owner=owner, serializer=subject.result_serializer)
         except ResultSerializationError as exc:
             self.logger.error("%s", exc)
             return Failed(str(exc), data=exc)
+        try:
+            path = self._result_path()
+        except Exception as exc:
+            error = ResultSerializationError(f"The result of {owner} has no storage key: {exc}")
+            self.logger.error("%s", error)
+            return Failed(str(error), data=error)
+        storage = subject.result_storage
+        if storage is None and path is None:
+            self.store.write_result(storage_key, payload)
+        else:
+            try:
+                if storage is None:  # a key chosen with result_storage_key, under the local storage folder
+                    from .filesystems import LocalFileSystem
+                    from .settings import get_settings
+
+                    storage = LocalFileSystem(get_settings().resolved_storage_path)
+                # The state keeps the file's URL.
+                storage_key = storage.write_path(storage_key if path is None else path, payload)
+            except Exception as exc:
+                error = ResultSerializationError(
+                    f"The result of {owner} could not be written to result_storage {storage!r}: {type(exc).__name__}: {exc}"
+                )
+                self.logger.error("%s", error)
+                return Failed(str(error), data=error)
+        if not subject.cache_result_in_memory:
+            return Completed(message, storage_key=storage_key)  # result() reads it back
         return Completed(message, data=value, storage_key=storage_key)
+
+    def _result_path(self) -> Optional[str]:
+        """Where under the result storage this run's result goes, when chosen (``result_storage_key``)."""
+        return None
 
     def _propose(self, state: State) -> Generator[Any, Any, State]:
         """Propose ``state`` until the policy accepts something; yield ``Wait`` while it delays."""

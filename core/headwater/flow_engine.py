@@ -119,7 +119,8 @@ class FlowRunEngine(RunEngine):
             first = unhandled[0].state
             return Failed(f"{len(unhandled)}/{len(futures)} states failed.", data=first.result(raise_on_failure=False))
         message = "All states completed."
-        if self.flow.persist_result:
+        persist = self.flow.persist_result
+        if persist or (persist is None and self.flow._persists_by_default):
             return self._persisted(value, message)
         return Completed(message, data=value)
 

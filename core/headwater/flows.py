@@ -9,7 +9,7 @@ import typing
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Literal, NoReturn, Optional, ParamSpec, TypeVar, Union, overload
 
 from .exceptions import ConfigurationError, ParameterError
-from .options import check_callable, check_hooks, check_retries, check_run_name, check_timeout
+from .options import check_callable, check_hooks, check_result_options, check_retries, check_run_name, check_timeout
 from .states import StateType
 
 if TYPE_CHECKING:
@@ -68,6 +68,9 @@ class Flow(Generic[P, R]):
         on_cancellation: Optional[list[FlowStateHook]] = None,
         on_crashed: Optional[list[FlowStateHook]] = None,
         flow_run_name: Union[str, Callable[[], str], None] = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        cache_result_in_memory: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@flow decorates a function; got {fn!r}")
@@ -106,6 +109,11 @@ class Flow(Generic[P, R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self.flow_run_name = check_run_name(flow_run_name, "flow_run_name", self._signature, owner)
+        self._result_storage_option, self._result_serializer_option = result_storage, result_serializer
+        self.result_storage, self.result_serializer = check_result_options(result_storage, result_serializer, owner=owner)
+        self.cache_result_in_memory = bool(cache_result_in_memory)
+        # Choosing where or how results are kept turns their persisting on, unless persist_result says otherwise.
+        self._persists_by_default = result_storage is not None or result_serializer is not None
         self._adapters: Optional[dict[str, Any]] = None
         self._check_task_runner(task_runner)
         self.task_runner = task_runner
@@ -247,6 +255,8 @@ class Flow(Generic[P, R]):
             retry_condition_fn=self.retry_condition_fn, on_completion=list(self.on_completion_hooks),
             on_failure=list(self.on_failure_hooks), on_cancellation=list(self.on_cancellation_hooks),
             on_crashed=list(self.on_crashed_hooks), flow_run_name=self.flow_run_name,
+            result_storage=self._result_storage_option, result_serializer=self._result_serializer_option,
+            cache_result_in_memory=self.cache_result_in_memory,
         )
         unknown = set(changes) - set(options)
         if unknown:
@@ -282,6 +292,9 @@ def flow(
     on_cancellation: Optional[list[FlowStateHook]] = None,
     on_crashed: Optional[list[FlowStateHook]] = None,
     flow_run_name: Union[str, Callable[[], str], None] = None,
+    result_storage: Any = None,
+    result_serializer: Any = None,
+    cache_result_in_memory: bool = True,
 ) -> Callable[[Callable[P, R]], Flow[P, R]]: ...
 
 

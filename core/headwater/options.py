@@ -9,7 +9,7 @@ from typing import Any, Iterable, Optional
 
 from .exceptions import ConfigurationError
 
-__all__ = ["check_tags", "check_retries", "check_timeout", "check_callable", "check_hooks", "check_run_name"]
+__all__ = ["check_tags", "check_retries", "check_timeout", "check_callable", "check_hooks", "check_run_name", "check_result_options", "check_result_storage_key"]
 
 
 def check_tags(tags: Optional[Iterable[str]], owner: str) -> tuple[str, ...]:
@@ -122,3 +122,41 @@ def check_run_name(name: Any, option: str, signature: inspect.Signature, owner: 
                 f"{owner}: {option}={name!r} names {head!r}, which is not a parameter (parameters: {known})."
             )
     return name
+
+
+def check_result_options(storage: Any, serializer: Any, owner: str) -> tuple[Any, Any]:
+    """``result_storage`` and ``result_serializer``: what they name, or an error naming the option (both None: the defaults)."""
+    resolved_storage = resolved_serializer = None
+    if storage is not None:
+        from .filesystems import resolve_result_storage
+
+        resolved_storage = resolve_result_storage(storage, "result_storage", owner)
+    if serializer is not None:
+        from .serializers import get_serializer
+
+        resolved_serializer = get_serializer(serializer, "result_serializer", owner)
+    return resolved_storage, resolved_serializer
+
+
+def check_result_storage_key(key: Any, owner: str) -> Optional[str]:
+    """``result_storage_key``: a template over ``parameters``, ``flow_run`` and ``task_run``, as in
+    ``"{parameters[city]}.json"``; a field naming anything else would fail every run, so it is refused here."""
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key.strip("/"):
+        raise ConfigurationError(
+            f"{owner}: result_storage_key={key!r} must be a file name or path under result_storage, such as "
+            "\"{parameters[name]}.json\" (fields: parameters, flow_run, task_run)."
+        )
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(key) if field is not None]
+    except ValueError as exc:
+        raise ConfigurationError(f"{owner}: result_storage_key={key!r} is not a valid format string ({exc}).") from None
+    for field in fields:
+        head = field.split(".", 1)[0].split("[", 1)[0]
+        if head not in ("parameters", "flow_run", "task_run"):
+            raise ConfigurationError(
+                f"{owner}: result_storage_key={key!r} has the field {{{field}}}; its fields start with parameters, "
+                "flow_run or task_run, as in {parameters[x]} or {flow_run.name}."
+            )
+    return key

@@ -13,14 +13,19 @@ from __future__ import annotations
 import hashlib
 import json
 import json.scanner
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Optional
 
 from .exceptions import ResultSerializationError
 
-__all__ = ["dumps_result", "loads_result", "load_result", "storage_key_for", "jsonable", "jsonable_parameters"]
+if TYPE_CHECKING:
+    from .serializers import Serializer
+    from .stores import Store
+
+__all__ = ["dumps_result", "loads_result", "load_result", "read_payload", "storage_key_for", "jsonable", "jsonable_parameters"]
 
 _JSON = b"J"
 _PICKLE = b"P"
+_SERIALIZED = b"S"  # then the name of the serializer chosen with result_serializer=, a newline, and its bytes
 _MAX_REPR = 1000
 _json_decoder = json.JSONDecoder()
 _scan_json = json.scanner.make_scanner(_json_decoder)  # type: ignore[arg-type]  # (typeshed: a decoder is what it takes)
@@ -55,8 +60,20 @@ def _is_plain_json(value: Any, depth: int = 0) -> bool:
     return False
 
 
-def dumps_result(value: Any, *, owner: str = "result") -> bytes:
-    """Serialize a result; ``owner`` names the task or flow in the error if it cannot be done."""
+def dumps_result(value: Any, *, owner: str = "result", serializer: Optional[Serializer] = None) -> bytes:
+    """Serialize a result (with ``serializer`` if given); ``owner`` names the task or flow in the error if it cannot be done."""
+    if serializer is not None:
+        from .serializers import type_name
+
+        try:
+            data = serializer.dumps(value)
+        except Exception as exc:
+            raise ResultSerializationError(
+                f"The result of {owner} (a {type(value).__module__}.{type(value).__qualname__}) cannot be "
+                f"serialized with result_serializer={type_name(serializer)!r}: {exc}. Return a value that "
+                "serializer takes, or choose another (\"pickle\" takes almost anything)."
+            ) from exc
+        return _SERIALIZED + type_name(serializer).encode() + b"\n" + data
     if _is_plain_json(value):
         return _JSON + json.dumps(value, separators=(",", ":")).encode()
     import cloudpickle
@@ -79,14 +96,28 @@ def loads_result(payload: bytes) -> Any:
         import cloudpickle
 
         return cloudpickle.loads(body)
+    if marker == _SERIALIZED:
+        from .serializers import get_serializer
+
+        name, _, data = body.partition(b"\n")
+        return get_serializer(name.decode()).loads(data)
     raise ValueError(f"not a headwater result payload (starts with {payload[:8]!r})")
 
 
+def read_payload(store: Store, storage_key: str) -> bytes:
+    """The payload under ``storage_key``: a URL for a result kept in ``result_storage``, else a key of the store's."""
+    if "://" in storage_key:
+        from .filesystems import read_url
+
+        return read_url(storage_key)
+    return store.read_result(storage_key)
+
+
 def load_result(storage_key: str) -> Any:
-    """Read a persisted result from the current store."""
+    """Read a persisted result, from the current store or the result storage it was written to."""
     from .stores import get_store
 
-    return loads_result(get_store().read_result(storage_key))
+    return loads_result(read_payload(get_store(), storage_key))
 
 
 def storage_key_for(run_id: str) -> str:

@@ -152,7 +152,15 @@ class State:
         if self.storage_key is not None:
             from .results import load_result
 
-            self.data = load_result(self.storage_key)
+            try:
+                self.data = load_result(self.storage_key)
+            except KeyError:
+                from .exceptions import MissingResult
+
+                raise MissingResult(
+                    f"State {self!r} has no result: its payload at {self.storage_key!r} is gone "
+                    "(deleted from the store or the result storage)."
+                ) from None
             return self.data
         if self.type is COMPLETED:
             from .exceptions import MissingResult

@@ -207,17 +207,21 @@ class TaskRunEngine(RunEngine):
         if task.task_run_name is not None and self.inputs is None:
             self._name_run()  # now: every line and record has the name (with upstream runs, once they are done)
 
+    def _in_context(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """``fn(*args)`` within the run's context, for user code outside the task's body that reads ``headwater.runtime``."""
+        tokens = task_run_context.set(self.context), flow_run_context.set(self.flow_ctx)
+        try:
+            return fn(*args)
+        finally:
+            flow_run_context.reset(tokens[1])
+            task_run_context.reset(tokens[0])
+
     def _name_run(self) -> None:
         """Give the run the name its task's ``task_run_name`` makes, within the run's context (for ``headwater.runtime``)."""
         from .names import custom_run_name
 
         self.context.parameters = self.parameters
-        tokens = task_run_context.set(self.context), flow_run_context.set(self.flow_ctx)
-        try:
-            name = custom_run_name(self.task.task_run_name, self.parameters, "task_run_name", f"task {self.task.name!r}")
-        finally:
-            flow_run_context.reset(tokens[1])
-            task_run_context.reset(tokens[0])
+        name = self._in_context(custom_run_name, self.task.task_run_name, self.parameters, "task_run_name", f"task {self.task.name!r}")
         self.run.name = name
         self.logger.relabel(f"Task run '{name}'")
 
@@ -272,10 +276,26 @@ class TaskRunEngine(RunEngine):
             return None
         return None if key is None else str(key)
 
+    def _result_path(self) -> Optional[str]:
+        template = self.task.result_storage_key
+        if template is None:
+            return None
+        from . import runtime
+
+        try:
+            path = self._in_context(
+                lambda: template.format(parameters=self.parameters, flow_run=runtime.flow_run, task_run=runtime.task_run)
+            )
+        except (KeyError, AttributeError, IndexError) as exc:
+            raise ValueError(f"result_storage_key={template!r} cannot be filled in ({type(exc).__name__}: {exc})") from None
+        if ".." in path.split("/") or not path.strip("/"):
+            raise ValueError(f"result_storage_key={template!r} gives {path!r}, which is not a path under the result storage")
+        return path
+
     def _completed(self, value: Any) -> State:
         persist = self.task.persist_result
         if persist is None:
-            persist = self.run.cache_key is not None
+            persist = self.run.cache_key is not None or self.task._persists_by_default
         if not persist:
             return Completed(data=value)
         return self._persisted(value)

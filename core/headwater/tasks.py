@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, L
 from .context import flow_run_context
 from .cache_keys import combine_cache_keys, flow_parameters_hash, task_input_hash, task_source_hash
 from .exceptions import ConfigurationError, HeadwaterError
-from .options import _is_number, check_callable, check_hooks, check_retries, check_run_name, check_tags, check_timeout
+from .options import _is_number, check_callable, check_hooks, check_result_options, check_result_storage_key, check_retries, check_run_name, check_tags, check_timeout
 from .states import StateType
 from .utilities.annotations import allow_failure, quote, unmapped
 
@@ -107,6 +107,10 @@ class Task(Generic[P, R]):
         on_completion: Optional[list[TaskStateHook]] = None,
         on_failure: Optional[list[TaskStateHook]] = None,
         task_run_name: Union[str, Callable[[], str], None] = None,
+        result_storage: Any = None,
+        result_serializer: Any = None,
+        result_storage_key: Optional[str] = None,
+        cache_result_in_memory: bool = True,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task decorates a function; got {fn!r}")
@@ -147,6 +151,12 @@ class Task(Generic[P, R]):
         self.is_async = inspect.iscoroutinefunction(fn)
         self._signature = inspect.signature(fn)
         self.task_run_name = check_run_name(task_run_name, "task_run_name", self._signature, owner=f"task {self.name!r}")
+        self._result_storage_option, self._result_serializer_option = result_storage, result_serializer
+        self.result_storage, self.result_serializer = check_result_options(result_storage, result_serializer, owner=f"task {self.name!r}")
+        self.result_storage_key = check_result_storage_key(result_storage_key, owner=f"task {self.name!r}")
+        self.cache_result_in_memory = bool(cache_result_in_memory)
+        # Choosing where or how results are kept turns their persisting on, unless persist_result says otherwise.
+        self._persists_by_default = result_storage is not None or result_serializer is not None or result_storage_key is not None
         params = self._signature.parameters.values()
         plain = all(p.kind is p.POSITIONAL_OR_KEYWORD for p in params)
         self._plain_names = tuple(self._signature.parameters) if plain else None
@@ -180,6 +190,8 @@ class Task(Generic[P, R]):
             timeout_seconds=self.timeout_seconds, persist_result=self.persist_result, log_prints=self.log_prints,
             retry_condition_fn=self.retry_condition_fn, on_completion=list(self.on_completion_hooks),
             on_failure=list(self.on_failure_hooks), task_run_name=self.task_run_name,
+            result_storage=self._result_storage_option, result_serializer=self._result_serializer_option,
+            result_storage_key=self.result_storage_key, cache_result_in_memory=self.cache_result_in_memory,
         )
         unknown = set(changes) - set(options)
         if unknown:
@@ -380,6 +392,10 @@ def task(
     on_completion: Optional[list[TaskStateHook]] = None,
     on_failure: Optional[list[TaskStateHook]] = None,
     task_run_name: Union[str, Callable[[], str], None] = None,
+    result_storage: Any = None,
+    result_serializer: Any = None,
+    result_storage_key: Optional[str] = None,
+    cache_result_in_memory: bool = True,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 

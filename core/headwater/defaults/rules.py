@@ -9,7 +9,7 @@ from typing import Any, Callable
 
 from ..hookspecs import hookimpl
 from ..orchestration import OrchestrationRule, TransitionContext
-from ..results import loads_result
+from ..results import loads_result, read_payload
 from ..states import AwaitingRetry, Cached, StateType
 from ..stores import CacheEntry
 
@@ -78,7 +78,7 @@ class CacheRetrieval(OrchestrationRule):
         if entry is None or not entry.is_valid(_dt.datetime.now(_dt.timezone.utc)):
             return
         try:
-            payload = entry.payload if entry.payload is not None else ctx.store.read_result(entry.storage_key)
+            payload = entry.payload if entry.payload is not None else read_payload(ctx.store, entry.storage_key)
             value = loads_result(payload)
         except Exception as exc:
             logger.warning(
