@@ -8,7 +8,7 @@ import headwater
 
 def test_top_level_exports():
     assert sorted(headwater.__all__) == sorted(
-        ["__version__", "flow", "task", "Flow", "Task", "get_run_logger", "tags", "unmapped", "allow_failure", "exponential_backoff", "State", "StateType", "hookimpl"]
+        ["__version__", "flow", "task", "Flow", "Task", "get_run_logger", "tags", "unmapped", "allow_failure", "exponential_backoff", "pause_flow_run", "resume_flow_run", "suspend_flow_run", "State", "StateType", "hookimpl"]
     )
     for name in headwater.__all__:
         assert getattr(headwater, name) is not None

@@ -5,6 +5,7 @@ Every run and every state change is recorded in an embedded SQLite store.
 
 from .__about__ import __version__
 from .context import get_run_logger, tags
+from .flow_runs import pause_flow_run, resume_flow_run, suspend_flow_run
 from .flows import Flow, flow
 from .states import State, StateType
 from .tasks import Task, exponential_backoff, task
@@ -21,6 +22,9 @@ __all__ = [
     "unmapped",
     "allow_failure",
     "exponential_backoff",
+    "pause_flow_run",
+    "resume_flow_run",
+    "suspend_flow_run",
     "State",
     "StateType",
     "hookimpl",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Optional
 
 if TYPE_CHECKING:
     from .concurrency import ConcurrencyLimit
-    from .records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
+    from .records import ArtifactRecord, CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .stores import Store
 
 __all__ = ["Client", "get_client"]
@@ -45,6 +45,13 @@ class Client:
     def read_cache_entries(self, limit: int = 1_000) -> list[CacheEntryRecord]:
         """Cache entries, newest first, with their task's name and payload size."""
         return self.store.read_cache_entries(limit=limit)
+
+    def read_artifacts(
+        self, key: Optional[str] = None, flow_run_id: Optional[str] = None, latest_only: bool = False, limit: int = 100
+    ) -> list[ArtifactRecord]:
+        """Artifacts, newest first: every one, one key's versions, or those made in one flow run;
+        ``latest_only`` gives the newest version of each key."""
+        return self.store.read_artifacts(key=key, flow_run_id=flow_run_id, latest_only=latest_only, limit=limit)
 
     # -- tag concurrency limits ------------------------------------------------------------
     def create_concurrency_limit(self, tag: str, limit: int) -> ConcurrencyLimit:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import threading
-from typing import TYPE_CHECKING, Any, Iterator, Optional, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Union
 
 from .exceptions import HeadwaterError, MissingContextError
 
@@ -37,6 +37,8 @@ class FlowRunContext:
         self.parameters: dict[str, Any] = {}
         self._counters: dict[str, int] = {}
         self._lock = threading.Lock()
+        #: ``pause(timeout, poll_interval)``: what ``pause_flow_run`` calls (the flow run engine's).
+        self.pause: Optional[Callable[[float, float], None]] = None
 
     @classmethod
     def get(cls) -> Optional[FlowRunContext]:

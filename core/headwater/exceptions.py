@@ -15,6 +15,8 @@ __all__ = [
     "StoreError",
     "MissingContextError",
     "TerminationSignal",
+    "FlowPauseTimeout",
+    "NotAvailable",
 ]
 
 
@@ -82,3 +84,11 @@ class TerminationSignal(SystemExit):
         import signal
 
         return f"received {signal.Signals(self.signum).name}"
+
+
+class FlowPauseTimeout(HeadwaterError):
+    """A paused flow run was not resumed before its pause timed out."""
+
+
+class NotAvailable(HeadwaterError, NotImplementedError):
+    """A Prefect name that needs Prefect's server or cloud; the message says what to use in headwater."""

@@ -6,6 +6,7 @@ import contextlib
 import datetime as _dt
 import logging
 import threading
+import time
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
 from .context import FlowRunContext, flow_run_context, task_run_context
@@ -76,6 +77,7 @@ class FlowRunEngine(RunEngine):
         self.task_runner: TaskRunner = flow.resolve_task_runner(plugins)
         self.context = FlowRunContext(flow, self.run, store, plugins, self.logger, self.task_runner)
         self.context.parameters = parameters
+        self.context.pause = self.pause
         if flow.flow_run_name is not None:
             self._name_run()
 
@@ -123,6 +125,33 @@ class FlowRunEngine(RunEngine):
         if persist or (persist is None and self.flow._persists_by_default):
             return self._persisted(value, message)
         return Completed(message, data=value)
+
+    # -- pausing -----------------------------------------------------------------------------------
+    def pause(self, timeout: float, poll_interval: float) -> None:
+        """Record the run Paused, wait (in the flow's thread) until another process asks it to resume
+        through the store, then record it running again; raise ``FlowPauseTimeout`` at the timeout."""
+        from .exceptions import FlowPauseTimeout
+        from .states import Paused, Resuming
+
+        run_id = self.run.id
+        self.store.take_run_request(run_id, "resume")  # one left from an earlier pause of this run does not count
+        until = _dt.datetime.now(_dt.timezone.utc) + _dt.timedelta(seconds=timeout)
+        self._enter_now(Paused(f"Waiting to be resumed, until {until.isoformat(timespec='seconds')}.", pause_expiration_time=until))
+        self.store.flush()  # so that other processes see it Paused (and may resume it)
+        self.logger.info("Paused. Resume it with `headwater runs resume %s` (it fails if not resumed in %gs).", run_id, timeout)
+        deadline = time.monotonic() + timeout
+        while not self.store.take_run_request(run_id, "resume"):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise FlowPauseTimeout(f"Flow run '{self.run.name}' was paused and not resumed within {timeout:g} seconds.")
+            time.sleep(min(poll_interval, left))
+        self._enter_now(Resuming("Resumed."))
+        self.logger.info("Resumed.")
+
+    def _enter_now(self, state: State) -> None:
+        """Propose ``state`` from the flow function's thread (no rule delays a flow run's Paused or Resuming)."""
+        for _ in self._propose(state):
+            pass
 
     # -- calling the flow function -----------------------------------------------------------------
     def call_sync(self) -> Any:

@@ -245,6 +245,26 @@ class Flow(Generic[P, R]):
         state = run_flow_sync(engine)
         return state if return_state else state.result()
 
+    # -- Prefect's deployments, which need its server ----------------------------------------------
+    def deploy(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available: a deployment is kept by Prefect's server. Call the flow from a script, cron or CI."""
+        from ._server_only import not_available
+
+        not_available("Flow.deploy", "Call the flow from a script, cron or CI; its runs are recorded in the store all the same.")
+
+    def to_deployment(self, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available: a deployment is kept by Prefect's server."""
+        from ._server_only import not_available
+
+        not_available("Flow.to_deployment", "Call the flow from a script, cron or CI; its runs are recorded in the store all the same.")
+
+    @classmethod
+    def from_source(cls, *args: Any, **kwargs: Any) -> NoReturn:
+        """Not available: Prefect pulls the code for a deployment's workers. Import the flow's module instead."""
+        from ._server_only import not_available
+
+        not_available("Flow.from_source", "Import the module that defines the flow (clone or install it first), and call the flow.")
+
     def with_options(self, **changes: Any) -> Flow[P, R]:
         """A copy of this flow with some options changed."""
         options: dict[str, Any] = dict(

@@ -23,7 +23,7 @@ import logging
 import threading
 from typing import TYPE_CHECKING, Any, ClassVar, Iterable, Optional
 
-from .states import COMPLETED, RUNNING, TERMINAL_TYPES, State, StateType
+from .states import COMPLETED, RESUMING, RUNNING, TERMINAL_TYPES, State, StateType
 
 if TYPE_CHECKING:
     from .runs import FlowRun, TaskRun
@@ -199,7 +199,8 @@ def _acts_in(rule: OrchestrationRule, hook: str) -> bool:
 def commit_state(run: FlowRun | TaskRun, state: State) -> None:
     """The bookkeeping every accepted state change does to its run."""
     if state.type is RUNNING:
-        run.run_count += 1
+        if state.name != RESUMING:  # a paused run that resumes goes on with the same attempt
+            run.run_count += 1
         if run.start_time is None:
             run.start_time = state.timestamp
     elif state.type in TERMINAL_TYPES:

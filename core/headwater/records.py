@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .states import State, StateType
 
-__all__ = ["StateRecord", "FlowRunRecord", "TaskRunRecord", "LogLineRecord", "CacheEntryRecord"]
+__all__ = ["StateRecord", "FlowRunRecord", "TaskRunRecord", "LogLineRecord", "CacheEntryRecord", "ArtifactRecord"]
 
 
 class StateRecord(BaseModel):
@@ -31,6 +31,9 @@ class StateRecord(BaseModel):
 
     def is_failed(self) -> bool:
         return self.type is StateType.FAILED
+
+    def is_paused(self) -> bool:
+        return self.type is StateType.PAUSED
 
 
 class _RunRecord(BaseModel):
@@ -112,3 +115,22 @@ class CacheEntryRecord(BaseModel):
         if self.expiration is None:
             return False
         return (now or _dt.datetime.now(_dt.timezone.utc)) >= self.expiration
+
+
+class ArtifactRecord(BaseModel):
+    """A markdown text, table or link a run published for people to read (see :mod:`headwater.artifacts`)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    id: str
+    #: Artifacts under one key are versions of one thing (a daily report): ``headwater artifacts ls`` shows the newest.
+    key: Optional[str] = None
+    #: ``"markdown"``, ``"table"`` or ``"link"``.
+    type: str
+    description: Optional[str] = None
+    #: Markdown text for markdown and link artifacts; for a table, its rows (a list of dicts or of lists) or columns (a dict of lists).
+    data: Any
+    #: The flow run it was made in (a task run's flow run too), and the task run, if any.
+    flow_run_id: Optional[str] = None
+    task_run_id: Optional[str] = None
+    created: _dt.datetime

@@ -29,6 +29,8 @@ __all__ = [
     "Retrying",
     "TimedOut",
     "UpstreamFailed",
+    "Paused",
+    "Resuming",
 ]
 
 
@@ -40,6 +42,8 @@ class StateType(str, enum.Enum):
     FAILED = "FAILED"
     CANCELLED = "CANCELLED"
     CRASHED = "CRASHED"
+    #: A flow run waiting in ``pause_flow_run`` for ``resume_flow_run`` (or ``headwater runs resume``).
+    PAUSED = "PAUSED"
 
     def __str__(self) -> str:
         return self.value
@@ -48,7 +52,7 @@ class StateType(str, enum.Enum):
 # The members again, as module names for headwater's own hot paths: in Python 3.11 the enum's
 # metaclass has a __getattr__, so each ``StateType.X`` costs about 0.1 us (a global 0.01 us), and
 # a task run looked up some fifteen. Code outside headwater keeps writing ``StateType.X``.
-SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, CRASHED = StateType
+SCHEDULED, PENDING, RUNNING, COMPLETED, FAILED, CANCELLED, CRASHED, PAUSED = StateType
 
 # Sets, made once.
 TERMINAL_TYPES = frozenset({COMPLETED, FAILED, CANCELLED, CRASHED})
@@ -61,6 +65,7 @@ AWAITING_CONCURRENCY_SLOT = "AwaitingConcurrencySlot"
 RETRYING = "Retrying"
 TIMED_OUT = "TimedOut"
 UPSTREAM_FAILED = "UpstreamFailed"
+RESUMING = "Resuming"
 
 _UNSET: Any = object()
 
@@ -124,6 +129,9 @@ class State:
 
     def is_cancelled(self) -> bool:
         return self.type is CANCELLED
+
+    def is_paused(self) -> bool:
+        return self.type is PAUSED
 
     def is_final(self) -> bool:
         return self.type in TERMINAL_TYPES
@@ -233,6 +241,16 @@ def AwaitingRetry(message: str | None = None, *, scheduled_time: _dt.datetime | 
 def AwaitingConcurrencySlot(message: str | None = None) -> State:
     """A task run ready to start that waits for a slot of a tag concurrency limit (a PENDING state)."""
     return State(PENDING, AWAITING_CONCURRENCY_SLOT, message)
+
+
+def Paused(message: str | None = None, *, pause_expiration_time: _dt.datetime | None = None) -> State:
+    """A flow run waiting to be resumed; ``pause_expiration_time`` is when it stops waiting and fails."""
+    return State(PAUSED, "Paused", message, scheduled_time=pause_expiration_time)
+
+
+def Resuming(message: str | None = None) -> State:
+    """A paused flow run running again: the same attempt, so its run count stays."""
+    return State(RUNNING, RESUMING, message)
 
 
 def Retrying(message: str | None = None) -> State:

@@ -19,7 +19,7 @@ from .exceptions import StoreError
 
 if TYPE_CHECKING:
     from .concurrency import ConcurrencyLimit, SlotRefusal
-    from .records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
+    from .records import ArtifactRecord, CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .runs import FlowRun, TaskRun
     from .settings import Settings
     from .states import State
@@ -65,6 +65,7 @@ class DeletedRuns:
     states: int = 0
     log_lines: int = 0
     payloads: int = 0
+    artifacts: int = 0
 
 
 class Store(abc.ABC):
@@ -147,6 +148,30 @@ class Store(abc.ABC):
         """Delete flow runs (ids) with everything under them: subflow runs, task runs, states,
         log lines, and the result payloads of those runs that no cache entry points at."""
         raise self._unsupported("delete runs")
+
+    # -- artifacts, and requests to a run from other processes -------------------------
+    def write_artifact(self, artifact: ArtifactRecord) -> None:
+        """Keep an artifact a run published. May be buffered like :meth:`record_state`."""
+        raise self._unsupported("keep artifacts")
+
+    def read_artifacts(
+        self, key: Optional[str] = None, flow_run_id: Optional[str] = None, latest_only: bool = False, limit: int = 100
+    ) -> list[ArtifactRecord]:
+        """Artifacts, newest first: all, one key's versions, or those made in flow run ``flow_run_id``
+        (by it or its task runs). ``latest_only``: the newest of each key, artifacts without a key left out."""
+        raise self._unsupported("keep artifacts")
+
+    def delete_artifacts(self, key: str) -> int:
+        """Delete every version of the artifact ``key``; return how many."""
+        raise self._unsupported("keep artifacts")
+
+    def add_run_request(self, run_id: str, request: str) -> None:
+        """Ask the process running ``run_id`` to do ``request`` (``"resume"``), from any process. Not buffered."""
+        raise self._unsupported("pass requests between processes")
+
+    def take_run_request(self, run_id: str, request: str) -> bool:
+        """Whether ``request`` was asked of ``run_id``; the request is removed, so only one taker sees it."""
+        return False
 
     def _unsupported(self, what: str) -> Exception:
         from .exceptions import StoreError

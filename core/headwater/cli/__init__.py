@@ -49,13 +49,14 @@ def cli() -> None:
 
 
 def _register() -> None:
+    from ._artifacts import artifacts
     from ._cache import cache
     from ._config import config
     from ._limits import concurrency_limit
     from ._plugins import plugins
     from ._runs import runs
 
-    for command in (runs, cache, concurrency_limit, plugins, config):
+    for command in (runs, artifacts, cache, concurrency_limit, plugins, config):
         cli.add_command(command)
 
 

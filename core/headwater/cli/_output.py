@@ -19,6 +19,7 @@ _STATE_COLOURS = {
     "RUNNING": "cyan",
     "PENDING": "yellow",
     "SCHEDULED": "yellow",
+    "PAUSED": "yellow",
 }
 
 

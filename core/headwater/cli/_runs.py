@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 
 import click
 
-from ..exceptions import AmbiguousRunId
+from ..exceptions import AmbiguousRunId, StoreError
 from ..runs import short_run_id
 from . import _output as out
 from ._store import open_client
@@ -180,6 +180,10 @@ def runs_inspect(run: str, as_json: bool) -> None:
     history = client.read_state_history(record.id)
     task_runs = client.read_task_runs(flow_run_id=record.id)
     task_histories = [client.read_state_history(t.id) for t in task_runs]
+    try:
+        published = client.read_artifacts(flow_run_id=record.id, limit=1_000)
+    except StoreError:  # a store that keeps no artifacts
+        published = []
     if as_json:
         out.echo_json(
             {
@@ -188,6 +192,7 @@ def runs_inspect(run: str, as_json: bool) -> None:
                 "task_runs": [
                     {**t.model_dump(mode="json"), "state_history": _history_json(h)} for t, h in zip(task_runs, task_histories)
                 ],
+                "artifacts": [a.model_dump(mode="json") for a in published],
             }
         )
         return
@@ -241,6 +246,13 @@ def runs_inspect(run: str, as_json: bool) -> None:
         suffix = f"  ({'; '.join(extra)})" if extra else ""
         click.echo(f"  {click.style(task_run.name, bold=True)}  {name}  {_run_duration(task_run)}{suffix}")
         _print_history(task_history, "      ")
+
+    if published:
+        from ._artifacts import print_artifacts
+
+        click.echo()
+        out.heading(f"Artifacts ({len(published)})")
+        print_artifacts(list(reversed(published)), "  ")  # in the order they were made
 
 
 def _short_repr(value: Any, width: int = 200) -> str:
@@ -310,6 +322,20 @@ def runs_logs(run: str, follow: bool, level: str, as_json: bool) -> None:
 
 
 # -- headwater runs delete ----------------------------------------------------------------------
+
+@runs.command("resume")
+@click.argument("run", metavar="RUN")
+def runs_resume(run: str) -> None:
+    """Resume a flow run that is Paused in pause_flow_run (its process goes on within a second or so).
+
+    RUN is a flow run id, a unique prefix of one, or the run's name.
+    """
+    from ..flow_runs import resume_flow_run
+
+    record = _lookup(open_client(), run)
+    resume_flow_run(record.id)
+    click.echo(f"Asked flow run '{record.name}' to resume.")
+
 
 @runs.command("delete")
 @click.argument("run_refs", metavar="RUN...", nargs=-1, required=True)

@@ -11,6 +11,8 @@ Schema history (opening an older database upgrades it in one transaction, with
 2. stored log lines (``logs``), tag concurrency limits and the slots held under them.
 3. ``cache_entries.task_key`` (indexed), so that a busy task's entries can be read ahead together
    (see :mod:`headwater_sqlite.read_ahead`). Entries filed before it have none and are looked up one by one.
+4. ``artifacts``; ``run_requests`` (a resume asked of a paused flow run by another process); Paused
+   runs count as unfinished, so the partial indexes of unfinished runs are made again.
 
 Databases written before the schema was plain DDL were created by SQLAlchemy from the same
 tables: their columns, types and indexes are the ones below, in other words.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Optional
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # The columns every run has. The last five are the run's newest state, kept on the run row so
 # listing runs needs no join; host, pid and process_token name the process running it (see
@@ -44,7 +46,8 @@ _RUN_COLUMNS = """
     state_timestamp VARCHAR,
     state_storage_key VARCHAR"""
 
-_UNFINISHED = "state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')"
+#: Runs a process is still working on: a crashed process leaves them so, and they are marked Crashed.
+UNFINISHED = "state_type IN ('PENDING', 'RUNNING', 'SCHEDULED', 'PAUSED')"
 
 TABLES = {
     "meta": """(
@@ -109,19 +112,37 @@ TABLES = {
     process_token VARCHAR,
     acquired VARCHAR NOT NULL,
     PRIMARY KEY (tag, task_run_id))""",
+    # What runs published for people to read; data is JSON (markdown text, or a table's rows or columns).
+    "artifacts": """(
+    id VARCHAR NOT NULL PRIMARY KEY,
+    key VARCHAR,
+    type VARCHAR NOT NULL,
+    description TEXT,
+    data TEXT NOT NULL,
+    flow_run_id VARCHAR,
+    task_run_id VARCHAR,
+    created VARCHAR NOT NULL)""",
+    # Requests to the process running a run, from other processes: the store is the mailbox.
+    "run_requests": """(
+    run_id VARCHAR NOT NULL,
+    request VARCHAR NOT NULL,
+    created VARCHAR NOT NULL,
+    PRIMARY KEY (run_id, request))""",
 }
 
 INDEXES = {
     "ix_flow_runs_flow_name_created": "flow_runs (flow_name, created)",
     "ix_flow_runs_created": "flow_runs (created)",
-    "ix_flow_runs_unfinished": f"flow_runs (host) WHERE {_UNFINISHED}",
+    "ix_flow_runs_unfinished": f"flow_runs (host) WHERE {UNFINISHED}",
     "ix_task_runs_flow_run_id": "task_runs (flow_run_id)",
-    "ix_task_runs_unfinished": f"task_runs (host) WHERE {_UNFINISHED}",
+    "ix_task_runs_unfinished": f"task_runs (host) WHERE {UNFINISHED}",
     "ix_states_run_id": "states (run_id)",
     "ix_cache_entries_task_key": "cache_entries (task_key)",
     # The one index of logs: run ids are random, and an index on them costs each task run about a
     # hundred bytes and a scattered page write per batch. A run's lines are read within its top-level run's.
     "ix_logs_flow_run_id": "logs (flow_run_id, id)",
+    "ix_artifacts_key_created": "artifacts (key, created)",
+    "ix_artifacts_flow_run_id": "artifacts (flow_run_id)",
 }
 
 
@@ -152,11 +173,14 @@ def create(conn: sqlite3.Connection) -> None:
 
 def upgrade(conn: sqlite3.Connection, found: int) -> None:
     """Bring a database at schema ``found`` to ``SCHEMA_VERSION`` (``conn`` in a transaction)."""
-    _create_tables(conn)  # the tables added by versions 2 and 3
+    _create_tables(conn)  # the tables added by versions 2, 3 and 4
     if found < 3:
         columns = {row[1] for row in conn.execute("PRAGMA table_info(cache_entries)")}
         if "task_key" not in columns:
             conn.execute("ALTER TABLE cache_entries ADD COLUMN task_key VARCHAR")
+    if found < 4:  # Paused became unfinished: the partial indexes' condition changed
+        conn.execute("DROP INDEX IF EXISTS ix_flow_runs_unfinished")
+        conn.execute("DROP INDEX IF EXISTS ix_task_runs_unfinished")
     _create_indexes(conn)  # after the columns they index
     conn.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(SCHEMA_VERSION),))
 

@@ -36,7 +36,7 @@ from .connections import BUSY_TIMEOUT_SECONDS, PRAGMAS, WAL_SIZE_LIMIT, connect,
 from .files import PayloadFiles
 
 if TYPE_CHECKING:  # the records are pydantic models: imported by the reads that make them (see records_of)
-    from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
+    from headwater.records import ArtifactRecord, CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 
 logger = logging.getLogger("headwater.store")
 
@@ -274,6 +274,7 @@ class _Writer:
         # one flat list a table, not a tuple a row, and are changed a column at a time, by slices.
         cache_rows: list[tuple] = []
         result_rows: list[tuple] = []
+        artifact_values: list[Any] = []
         run_counts = state_values[STATE_COLUMNS::STATE_FIELDS]
         del state_values[STATE_COLUMNS::STATE_FIELDS]  # the rest are the states table's rows
         touched = state_values[0::STATE_COLUMNS]
@@ -293,6 +294,8 @@ class _Writer:
                 cache_rows.append(first)
             elif kind == "result":
                 result_rows.append(first)
+            elif kind == "artifact":
+                artifact_values += first
         flow_values: list[Any] = []
         task_values: list[Any] = []
         for index in last.values():
@@ -314,6 +317,7 @@ class _Writer:
             (_WRITE_RESULTS, list(itertools.chain.from_iterable(result_rows))),
             (_WRITE_CACHE_ENTRIES, list(itertools.chain.from_iterable(cache_rows))),
             (_WRITE_LOGS, log_values),
+            (_WRITE_ARTIFACTS, artifact_values),
         ):
             if values:
                 statements += insert.statements(values)
@@ -421,6 +425,10 @@ _WRITE_CACHE_ENTRIES = _insert(
     "cache_entries", ("key", "storage_key", "task_run_id", "created", "expiration", "expiration_epoch", "task_key"), "key"
 )
 _WRITE_RESULTS = _insert("results", ("storage_key", "payload", "created"), "storage_key")
+_WRITE_ARTIFACTS = _insert(
+    "artifacts", ("id", "key", "type", "description", "data", "flow_run_id", "task_run_id", "created"),
+    nullable=("key", "description", "flow_run_id", "task_run_id"),
+)
 # Log lines are queued as values in this column order: the cheapest to queue on the logging thread.
 _WRITE_LOGS = _insert("logs", ("run_id", "flow_run_id", "level", "logger", "timestamp", "message"))
 # The values a queued state and a queued line take: a state's are its table's columns, but with its
@@ -575,7 +583,7 @@ class SQLiteStore(Store):
         from headwater.processes import current_process, is_alive
 
         host = current_process().host
-        unfinished = "state_type IN ('PENDING', 'RUNNING', 'SCHEDULED')"
+        unfinished = schema.UNFINISHED
         conn = self._connection()
         candidates = conn.execute(
             f"SELECT 'flow_runs', id, pid, process_token FROM flow_runs WHERE host = ? AND {unfinished} "
@@ -849,6 +857,63 @@ class SQLiteStore(Store):
         except (ValueError, OSError):
             return None
 
+    # -- artifacts and run requests ------------------------------------------------------------
+    def write_artifact(self, artifact: ArtifactRecord) -> None:
+        row = (
+            artifact.id, artifact.key or _NULL, artifact.type, artifact.description or _NULL,
+            json.dumps(artifact.data, separators=(",", ":")), artifact.flow_run_id or _NULL,
+            artifact.task_run_id or _NULL, _text_of(artifact.created),
+        )
+        self.writer.put(("artifact", row, None))  # committed with the states around it
+
+    def read_artifacts(
+        self, key: Optional[str] = None, flow_run_id: Optional[str] = None, latest_only: bool = False, limit: int = 100
+    ) -> list[ArtifactRecord]:
+        conditions, args = [], []
+        if key is not None:
+            conditions.append("key = ?")
+            args.append(key)
+        if flow_run_id is not None:
+            conditions.append("flow_run_id = ?")
+            args.append(flow_run_id)
+        if latest_only:  # the newest of each key: no artifact of the same key was made after it
+            conditions.append(
+                "key IS NOT NULL AND NOT EXISTS (SELECT 1 FROM artifacts newer WHERE newer.key = a.key "
+                "AND (newer.created > a.created OR (newer.created = a.created AND newer.id > a.id)))"
+            )
+        where = f"WHERE {' AND '.join(conditions)} " if conditions else ""
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT id, key, type, description, data, flow_run_id, task_run_id, created FROM artifacts a "
+                f"{where}ORDER BY created DESC, id DESC LIMIT ?",
+                (*args, limit),
+            ).fetchall()
+        from headwater.records import ArtifactRecord
+
+        return [
+            ArtifactRecord(
+                id=row[0], key=row[1], type=row[2], description=row[3], data=json.loads(row[4]),
+                flow_run_id=row[5], task_run_id=row[6], created=_moment(row[7]),
+            )
+            for row in rows
+        ]
+
+    def delete_artifacts(self, key: str) -> int:
+        self.flush()
+        with transaction(self._connection()) as conn:
+            return conn.execute("DELETE FROM artifacts WHERE key = ?", (key,)).rowcount
+
+    def add_run_request(self, run_id: str, request: str) -> None:
+        with transaction(self._connection()) as conn:
+            conn.execute(
+                "INSERT OR REPLACE INTO run_requests (run_id, request, created) VALUES (?, ?, ?)",
+                (run_id, request, _dt.datetime.now(_dt.timezone.utc).isoformat()),
+            )
+
+    def take_run_request(self, run_id: str, request: str) -> bool:
+        with transaction(self._connection()) as conn:
+            return conn.execute("DELETE FROM run_requests WHERE run_id = ? AND request = ?", (run_id, request)).rowcount > 0
+
     def delete_flow_runs(self, run_ids: Sequence[str]) -> DeletedRuns:
         self.flush()
         doomed = "(SELECT id FROM deleting)"
@@ -872,6 +937,9 @@ class SQLiteStore(Store):
                 for top in tops
                 if top is not None
             )
+            artifacts = conn.execute(
+                f"DELETE FROM artifacts WHERE flow_run_id IN {doomed} OR task_run_id IN {doomed}"
+            ).rowcount
             states = conn.execute(f"DELETE FROM states WHERE run_id IN {doomed}").rowcount
             task_runs = conn.execute(f"DELETE FROM task_runs WHERE id IN {doomed}").rowcount
             flow_runs = conn.execute(f"DELETE FROM flow_runs WHERE id IN {doomed}").rowcount
@@ -887,7 +955,7 @@ class SQLiteStore(Store):
             if path.exists():
                 self.files.delete(key)
                 payloads += 1
-        return DeletedRuns(flow_runs, task_runs, states, log_lines, payloads)
+        return DeletedRuns(flow_runs, task_runs, states, log_lines, payloads, artifacts)
 
     @staticmethod
     def _unshared_payloads(conn: sqlite3.Connection, doomed: str) -> list[str]:
