@@ -269,7 +269,7 @@ def test_the_writers_columns_are_the_schemas():
     conn = sqlite3.connect(":memory:")
     schema.create(conn)
     writes = {name: value for name, value in vars(store).items() if name.startswith("_WRITE_")}
-    assert len(writes) == 6
+    assert len(writes) == 7
     for insert in writes.values():
         table = insert.head.split()[2]
         written = insert.head[insert.head.index("(") + 1 : -1].split(", ")

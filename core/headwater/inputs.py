@@ -69,6 +69,12 @@ class Inputs:
         if allowed:
             self.allowed.add(id(value))
 
+    def upstream_run_ids(self) -> tuple[str, ...]:
+        """The ids of the runs the futures and then the states belong to, each once."""
+        ids = [future.task_run.id for future in self.futures]
+        ids += [state.run_id for state in self.states if state.run_id is not None]
+        return tuple(dict.fromkeys(ids))
+
     def unready(self) -> Optional[tuple[str, State]]:
         """The first upstream that did not complete and is not allowed to fail: its description and state."""
         allowed = self.allowed

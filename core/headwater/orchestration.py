@@ -208,6 +208,7 @@ def commit_state(run: FlowRun | TaskRun, state: State) -> None:
         if run.start_time is None and state.type is COMPLETED:
             # A cached run never ran; its span is the moment it was resolved.
             run.start_time = state.timestamp
+    state.run_id = run.id
     run.state = state
 
 

@@ -72,6 +72,8 @@ class TaskRunRecord(_RunRecord):
     task_key: str
     flow_run_id: Optional[str] = None
     cache_key: Optional[str] = None
+    #: The task runs it depends on: whose futures or states were among its arguments (at any depth) or in ``wait_for``.
+    upstream_task_run_ids: list[str] = []
 
 
 class LogLineRecord(BaseModel):

@@ -104,7 +104,7 @@ class FlowRun(_Run):
 class TaskRun(_Run):
     """A run of a task: one call or submission of a ``@task`` function, retries included."""
 
-    __slots__ = ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key")
+    __slots__ = ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key", "upstream_task_run_ids")
     kind = "task"
 
     def __init__(
@@ -123,3 +123,5 @@ class TaskRun(_Run):
         self.flow_run_id = flow_run_id
         self.cache_key: str | None = None
         self.dynamic_key = dynamic_key
+        #: The task runs whose futures or states it was given (as arguments, at any depth, or in ``wait_for``).
+        self.upstream_task_run_ids: tuple[str, ...] = ()

@@ -86,7 +86,7 @@ class State:
     loads it from the result store then.
     """
 
-    __slots__ = ("type", "name", "message", "timestamp", "data", "storage_key", "scheduled_time")
+    __slots__ = ("type", "name", "message", "timestamp", "data", "storage_key", "scheduled_time", "run_id")
 
     def __init__(
         self,
@@ -107,6 +107,8 @@ class State:
         self.storage_key = storage_key
         self.timestamp = timestamp or _datetime_now(_UTC)  # (not _now(): a call less, three a task run)
         self.scheduled_time = scheduled_time
+        #: The run that entered this state (set when it does): a state passed to a task names its upstream run.
+        self.run_id: str | None = None
 
     # -- what kind of state this is ------------------------------------------------
     def is_scheduled(self) -> bool:

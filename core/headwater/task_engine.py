@@ -198,6 +198,8 @@ class TaskRunEngine(RunEngine):
             tags=tags,
             dynamic_key=dynamic_key,
         )
+        if self.inputs is not None:
+            self.run.upstream_task_run_ids = self.inputs.upstream_run_ids()
         flow_run_id = flow_ctx.logger.flow_run_id if flow_ctx is not None else None
         self.logger = RunLogger(task_logger, f"Task run '{self.run.name}'", self.run.id, flow_run_id, store)
         if flow_ctx is not None:

@@ -43,4 +43,5 @@ def task_record(row: sqlite3.Row) -> TaskRunRecord:
     return TaskRunRecord(
         **_common(row), task_name=row["task_name"], task_key=row["task_key"], flow_run_id=row["flow_run_id"],
         cache_key=row["cache_key"],
+        upstream_task_run_ids=json.loads(row["upstream_task_run_ids"]) if row["upstream_task_run_ids"] else [],
     )

@@ -11,8 +11,9 @@ Schema history (opening an older database upgrades it in one transaction, with
 2. stored log lines (``logs``), tag concurrency limits and the slots held under them.
 3. ``cache_entries.task_key`` (indexed), so that a busy task's entries can be read ahead together
    (see :mod:`headwater_sqlite.read_ahead`). Entries filed before it have none and are looked up one by one.
-4. ``artifacts``; ``run_requests`` (a resume asked of a paused flow run by another process); Paused
-   runs count as unfinished, so the partial indexes of unfinished runs are made again.
+4. ``artifacts``; ``run_requests`` (a resume asked of a paused flow run by another process);
+   ``task_runs.upstream_task_run_ids`` (a JSON list, NULL for none: the task graph); Paused runs
+   count as unfinished, so the partial indexes of unfinished runs are made again.
 
 Databases written before the schema was plain DDL were created by SQLAlchemy from the same
 tables: their columns, types and indexes are the ones below, in other words.
@@ -63,7 +64,8 @@ TABLES = {
     task_key VARCHAR NOT NULL,
     flow_run_id VARCHAR,
     cache_key VARCHAR,
-    dynamic_key INTEGER NOT NULL)""",
+    dynamic_key INTEGER NOT NULL,
+    upstream_task_run_ids TEXT)""",
     "states": """(
     id INTEGER PRIMARY KEY,
     run_id VARCHAR NOT NULL,
@@ -175,10 +177,12 @@ def upgrade(conn: sqlite3.Connection, found: int) -> None:
     """Bring a database at schema ``found`` to ``SCHEMA_VERSION`` (``conn`` in a transaction)."""
     _create_tables(conn)  # the tables added by versions 2, 3 and 4
     if found < 3:
-        columns = {row[1] for row in conn.execute("PRAGMA table_info(cache_entries)")}
-        if "task_key" not in columns:
+        if "task_key" not in columns(conn, "cache_entries"):
             conn.execute("ALTER TABLE cache_entries ADD COLUMN task_key VARCHAR")
-    if found < 4:  # Paused became unfinished: the partial indexes' condition changed
+    if found < 4:
+        if "upstream_task_run_ids" not in columns(conn, "task_runs"):
+            conn.execute("ALTER TABLE task_runs ADD COLUMN upstream_task_run_ids TEXT")
+        # Paused became unfinished: the partial indexes' condition changed.
         conn.execute("DROP INDEX IF EXISTS ix_flow_runs_unfinished")
         conn.execute("DROP INDEX IF EXISTS ix_task_runs_unfinished")
     _create_indexes(conn)  # after the columns they index

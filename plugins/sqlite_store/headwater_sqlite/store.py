@@ -307,7 +307,11 @@ class _Writer:
             else:
                 task_values += row
                 key = run.cache_key
-                task_values += (run.task_name, run.task_key, run.flow_run_id, _NULL if key is None else key, run.dynamic_key)
+                upstream = run.upstream_task_run_ids
+                task_values += (
+                    run.task_name, run.task_key, run.flow_run_id, _NULL if key is None else key, run.dynamic_key,
+                    json.dumps(upstream) if upstream else _NULL,
+                )
         # A process that read entries ahead must hear that one it holds changed.
         statements = read_ahead.bump_if_replacing([row[0] for row in cache_rows]) if cache_rows else []
         for insert, values in (
@@ -418,7 +422,8 @@ _WRITE_FLOW_RUNS = _insert(
     "flow_runs", _RUN_COLUMNS + ("flow_name", "flow_version", "parent_flow_run_id", "parent_task_run_id"), "id", _RUN_NULLABLE
 )
 _WRITE_TASK_RUNS = _insert(
-    "task_runs", _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key"), "id", _RUN_NULLABLE + ("cache_key",)
+    "task_runs", _RUN_COLUMNS + ("task_name", "task_key", "flow_run_id", "cache_key", "dynamic_key", "upstream_task_run_ids"),
+    "id", _RUN_NULLABLE + ("cache_key", "upstream_task_run_ids"),
 )
 _WRITE_STATES = _insert("states", ("run_id", "type", "name", "message", "timestamp", "storage_key"), nullable=("message", "storage_key"))
 _WRITE_CACHE_ENTRIES = _insert(
