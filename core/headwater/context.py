@@ -19,7 +19,19 @@ if TYPE_CHECKING:
     from .task_runners import TaskRunner
     from .tasks import Task
 
-__all__ = ["FlowRunContext", "TaskRunContext", "get_run_context", "tags", "get_run_logger", "current_tags"]
+__all__ = ["FlowRunContext", "TaskRunContext", "get_run_context", "tags", "get_run_logger", "current_tags", "logs_prints"]
+
+
+def logs_prints(option: Optional[bool], flow_ctx: Optional[FlowRunContext]) -> bool:
+    """Whether ``print`` goes to the run's logger: ``log_prints`` as given, else as the flow run it is in
+    does, else ``HEADWATER_LOGGING_LOG_PRINTS`` (as in Prefect: a flow's ``log_prints=True`` reaches its tasks)."""
+    if option is not None:
+        return option
+    if flow_ctx is not None:
+        return flow_ctx.log_prints
+    from .settings import get_settings
+
+    return get_settings().logging_log_prints
 
 
 class FlowRunContext:
@@ -35,6 +47,8 @@ class FlowRunContext:
         self.futures: list[HeadwaterFuture] = []
         #: The flow run's parameters as the flow function receives them (validated, secrets unmasked).
         self.parameters: dict[str, Any] = {}
+        #: Whether ``print`` in the flow, and in its tasks and subflows that leave ``log_prints`` unset, is logged.
+        self.log_prints = False
         self._counters: dict[str, int] = {}
         self._lock = threading.Lock()
         #: ``pause(timeout, poll_interval)``: what ``pause_flow_run`` calls (the flow run engine's).
@@ -100,6 +114,10 @@ def tags(*new_tags: str) -> Iterator[tuple[str, ...]]:
         _tags.reset(token)
 
 
+#: Set by :func:`headwater.logging.disable_run_logger`.
+run_logger_disabled: contextvars.ContextVar[bool] = contextvars.ContextVar("headwater_run_logger_disabled", default=False)
+
+
 def get_run_logger() -> Any:
     """The logger of the task run or flow run in progress; its lines name the run."""
     task_ctx = task_run_context.get()
@@ -108,7 +126,14 @@ def get_run_logger() -> Any:
     flow_ctx = flow_run_context.get()
     if flow_ctx is not None:
         return flow_ctx.logger
-    raise HeadwaterError("get_run_logger() was called outside a flow run or task run; call it inside a @flow or @task function.")
+    if run_logger_disabled.get():  # within headwater.logging.disable_run_logger(): a logger that drops its lines
+        import logging
+
+        return logging.getLogger("headwater.task_runs")
+    raise MissingContextError(
+        "get_run_logger() was called outside a flow run or task run; call it inside a @flow or @task function "
+        "(to call a task's .fn() in a test, wrap the call in headwater.logging.disable_run_logger())."
+    )
 
 
 def get_run_context() -> Union[TaskRunContext, FlowRunContext]:

@@ -32,6 +32,7 @@ _HOOK_OPTIONS = {
     StateType.FAILED: "on_failure",
     StateType.CANCELLED: "on_cancellation",
     StateType.CRASHED: "on_crashed",
+    StateType.RUNNING: "on_running",
 }
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -263,7 +264,7 @@ class RunEngine:
         return state
 
     def _call_state_hooks(self, state: State) -> None:
-        """Call the subject's hooks for this final state (``on_completion``, ...), each guarded: the state stands."""
+        """Call the subject's hooks for this state (``on_completion``, ``on_running``, ...), each guarded: the state stands."""
         for hook in self.subject.state_hooks.get(state.type, ()):
             name = getattr(hook, "__qualname__", None) or repr(hook)
             try:

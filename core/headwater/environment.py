@@ -23,7 +23,7 @@ def standalone_environment() -> tuple[Store, Plugins]:
     from .stores import close_stores, get_store
 
     settings = get_settings()
-    setup_logging(settings.logging_level)
+    setup_logging(settings.logging_level, settings.logging_extra_loggers)
     plugins = get_plugins()
     store = get_store(settings)
     if not _atexit_registered:

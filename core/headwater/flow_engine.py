@@ -9,17 +9,17 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
-from .context import FlowRunContext, flow_run_context, task_run_context
+from .context import FlowRunContext, flow_run_context, logs_prints, task_run_context
 from .environment import standalone_environment
 from .exceptions import ParameterError
 from .futures import HeadwaterFuture, wait, wait_async
 from .interrupts import is_interrupt, sigterm_raises
-from .logs import RunLogger, print_to_logger, reset_print, write_queued_lines
+from .logs import RunLogger, prints_to, reset_print, write_queued_lines
 from .names import generate_run_name
 from .progress import start_progress, stop_progress
 from .results import jsonable_parameters
 from .runs import FlowRun
-from .states import Cancelled, Completed, Failed, State
+from .states import RUNNING, Cancelled, Completed, Failed, State
 from .drivers import drive_async, drive_sync
 from .engine import RunEngine
 from .timeouts import await_with_timeout, call_with_timeout
@@ -78,6 +78,7 @@ class FlowRunEngine(RunEngine):
         self.context = FlowRunContext(flow, self.run, store, plugins, self.logger, self.task_runner)
         self.context.parameters = parameters
         self.context.pause = self.pause
+        self.context.log_prints = logs_prints(flow.log_prints, parent)
         if flow.flow_run_name is not None:
             self._name_run()
 
@@ -110,6 +111,9 @@ class FlowRunEngine(RunEngine):
 
     def _before_attempt(self) -> None:
         self.context.futures = []
+        if RUNNING in self.flow.state_hooks:  # on_running, on each attempt
+            assert self.run.state is not None
+            self._call_state_hooks(self.run.state)
 
     def _completed(self, value: Any) -> State:
         value, returned = _returned_states(value)
@@ -155,7 +159,7 @@ class FlowRunEngine(RunEngine):
 
     # -- calling the flow function -----------------------------------------------------------------
     def call_sync(self) -> Any:
-        token = print_to_logger(self.logger) if self.flow.log_prints else None
+        token = prints_to(self.logger if self.context.log_prints else None)
         try:
             return call_with_timeout(self.flow.fn, self.parameters, self.flow.timeout_seconds)
         finally:
@@ -163,7 +167,7 @@ class FlowRunEngine(RunEngine):
                 reset_print(token)
 
     async def call_async(self) -> Any:
-        token = print_to_logger(self.logger) if self.flow.log_prints else None
+        token = prints_to(self.logger if self.context.log_prints else None)
         try:
             return await await_with_timeout(self.flow.fn, self.parameters, self.flow.timeout_seconds)
         finally:

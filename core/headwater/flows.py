@@ -59,7 +59,7 @@ class Flow(Generic[P, R]):
         retry_delay_seconds: RetryDelay = None,
         retry_jitter_factor: Optional[float] = None,
         timeout_seconds: Optional[float] = None,
-        log_prints: bool = False,
+        log_prints: Optional[bool] = None,
         validate_parameters: bool = True,
         persist_result: Optional[bool] = None,
         retry_condition_fn: Optional[FlowRetryCondition] = None,
@@ -67,6 +67,7 @@ class Flow(Generic[P, R]):
         on_failure: Optional[list[FlowStateHook]] = None,
         on_cancellation: Optional[list[FlowStateHook]] = None,
         on_crashed: Optional[list[FlowStateHook]] = None,
+        on_running: Optional[list[FlowStateHook]] = None,
         flow_run_name: Union[str, Callable[[], str], None] = None,
         result_storage: Any = None,
         result_serializer: Any = None,
@@ -91,7 +92,9 @@ class Flow(Generic[P, R]):
         self.on_failure_hooks = check_hooks(on_failure, "on_failure", owner)
         self.on_cancellation_hooks = check_hooks(on_cancellation, "on_cancellation", owner)
         self.on_crashed_hooks = check_hooks(on_crashed, "on_crashed", owner)
-        #: The hooks by the final state type that fires them; empty when there are none, so the engine skips them.
+        self.on_running_hooks = check_hooks(on_running, "on_running", owner)
+        #: The hooks by the state type that fires them (on_running: each attempt; the others: the final state);
+        #: empty when there are none, so the engine skips them.
         self.state_hooks = {
             state_type: hooks
             for state_type, hooks in (
@@ -99,6 +102,7 @@ class Flow(Generic[P, R]):
                 (StateType.FAILED, self.on_failure_hooks),
                 (StateType.CANCELLED, self.on_cancellation_hooks),
                 (StateType.CRASHED, self.on_crashed_hooks),
+                (StateType.RUNNING, self.on_running_hooks),
             )
             if hooks
         }
@@ -274,7 +278,7 @@ class Flow(Generic[P, R]):
             log_prints=self.log_prints, validate_parameters=self.validate_parameters, persist_result=self.persist_result,
             retry_condition_fn=self.retry_condition_fn, on_completion=list(self.on_completion_hooks),
             on_failure=list(self.on_failure_hooks), on_cancellation=list(self.on_cancellation_hooks),
-            on_crashed=list(self.on_crashed_hooks), flow_run_name=self.flow_run_name,
+            on_crashed=list(self.on_crashed_hooks), on_running=list(self.on_running_hooks), flow_run_name=self.flow_run_name,
             result_storage=self._result_storage_option, result_serializer=self._result_serializer_option,
             cache_result_in_memory=self.cache_result_in_memory,
         )
@@ -303,7 +307,7 @@ def flow(
     retry_delay_seconds: RetryDelay = None,
     retry_jitter_factor: Optional[float] = None,
     timeout_seconds: Optional[float] = None,
-    log_prints: bool = False,
+    log_prints: Optional[bool] = None,
     validate_parameters: bool = True,
     persist_result: Optional[bool] = None,
     retry_condition_fn: Optional[FlowRetryCondition] = None,
@@ -311,6 +315,7 @@ def flow(
     on_failure: Optional[list[FlowStateHook]] = None,
     on_cancellation: Optional[list[FlowStateHook]] = None,
     on_crashed: Optional[list[FlowStateHook]] = None,
+    on_running: Optional[list[FlowStateHook]] = None,
     flow_run_name: Union[str, Callable[[], str], None] = None,
     result_storage: Any = None,
     result_serializer: Any = None,

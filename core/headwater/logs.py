@@ -446,10 +446,37 @@ _own_store: Optional[StoreHandler] = None
 _configure_lock = threading.Lock()
 
 
-def setup_logging(level: str) -> None:
+class _ToRunLogger(logging.Handler):
+    """On another library's logger (HEADWATER_LOGGING_EXTRA_LOGGERS): a line logged within a run is
+    logged again by the run's logger, so it is shown with the run's label and kept in the store."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        from .context import flow_run_context, task_run_context
+
+        ctx = task_run_context.get() or flow_run_context.get()
+        if ctx is None:
+            return  # outside any run: the library's own handlers have it
+        message = record.getMessage()
+        if record.exc_info:
+            message += "\n" + self.formatter_for_exceptions.formatException(record.exc_info)
+        ctx.logger.log(record.levelno, "%s", message)
+
+    formatter_for_exceptions = logging.Formatter()
+
+
+_to_run_logger = _ToRunLogger()
+_extra_loggers: set[str] = set()
+
+
+def setup_logging(level: str, extra_loggers: str = "") -> None:
     """Set headwater's loggers to ``level``; give them, once, a handler that keeps run lines in the
-    store and one on stderr (unless the application configured its own)."""
+    store and one on stderr (unless the application configured its own). ``extra_loggers`` names
+    other loggers (comma-separated) whose lines within a run become the run's lines too."""
     global _configured, _own_stderr, _own_store
+    for name in filter(None, (part.strip() for part in extra_loggers.split(","))):
+        if name not in _extra_loggers:
+            logging.getLogger(name).addHandler(_to_run_logger)
+            _extra_loggers.add(name)
     if _configured == level:
         return
     with _configure_lock:
@@ -498,6 +525,16 @@ def print_to_logger(logger: Optional[logging.LoggerAdapter]) -> contextvars.Toke
         builtins.print = _print
         _print_installed = True
     return _print_target.set(logger)
+
+
+def prints_to(logger: Optional[logging.LoggerAdapter]) -> Optional[contextvars.Token]:
+    """Send ``print`` in this context to ``logger`` (``None``: to stdout) unless it goes there already.
+
+    A token for :func:`reset_print`, or ``None`` when nothing changed (the common case: no run logs prints).
+    """
+    if _print_target.get() is logger:
+        return None
+    return print_to_logger(logger)
 
 
 def reset_print(token: contextvars.Token) -> None:

@@ -81,6 +81,12 @@ class Settings:
     )
     local_storage_path: Optional[Path] = _setting(None, "Folder for persisted results; default <home>/storage.", _path)
     logging_level: str = _setting("INFO", "Level of headwater's run loggers.", _level)
+    logging_log_prints: bool = _setting(
+        False, "Whether print() in flows and tasks that leave log_prints unset goes to the run's logger.", _bool
+    )
+    logging_extra_loggers: str = _setting(
+        "", "Comma-separated names of other libraries' loggers whose lines in a run are shown and kept as the run's."
+    )
     store: str = _setting("sqlite", "Name of the registered store to use.")
     store_writer: str = _setting(
         "process", "Where the SQLite store commits its writes: process (a child process of its own) or thread (of this process).", _one_of(STORE_WRITERS)

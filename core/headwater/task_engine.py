@@ -9,11 +9,11 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable, Generator, Optional
 
 from .drivers import AWAIT_OTHERS, drive_async, drive_sync
 from .engine import RunEngine
-from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_context, task_run_context
+from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_context, logs_prints, task_run_context
 from .exceptions import UpstreamFailedError
 from .futures import HeadwaterFuture, wait, wait_async
 from .inputs import collect_inputs, resolve
-from .logs import RunLogger, print_to_logger, reset_print
+from .logs import RunLogger, prints_to, reset_print
 from .results import jsonable_parameters
 from .runs import TaskRun
 from .states import Completed, State, UpstreamFailed
@@ -91,7 +91,8 @@ class TaskCall:
         ctx = self.context
         run, logger = ctx.task_run, ctx.logger
         return RemoteRunContext(
-            run.id, run.name, run.flow_run_id, logger.flow_run_id, self.task.log_prints, logger.logger.getEffectiveLevel()
+            run.id, run.name, run.flow_run_id, logger.flow_run_id, logs_prints(self.task.log_prints, self.flow_context),
+            logger.logger.getEffectiveLevel(),
         )
 
     @property
@@ -131,7 +132,8 @@ class TaskCall:
 
     def _enter(self) -> tuple[Any, Any, Any]:
         ctx = self.context
-        print_token = print_to_logger(ctx.logger) if self.task.log_prints else None
+        # (a task with log_prints=False in a flow that logs prints sends them to stdout again)
+        print_token = prints_to(ctx.logger if logs_prints(self.task.log_prints, self.flow_context) else None)
         return task_run_context.set(ctx), print_token, flow_run_context.set(self.flow_context)
 
     def _exit(self, tokens: tuple[Any, Any, Any]) -> None:
