@@ -29,9 +29,9 @@ def logs_prints(option: Optional[bool], flow_ctx: Optional[FlowRunContext]) -> b
         return option
     if flow_ctx is not None:
         return flow_ctx.log_prints
-    from .settings import get_settings
+    from .settings import last_settings
 
-    return get_settings().logging_log_prints
+    return last_settings().logging_log_prints  # (a top-level run has just read them)
 
 
 class FlowRunContext:
