@@ -26,6 +26,8 @@ def test_each_variable_is_parsed():
         "HEADWATER_LOCAL_STORAGE_PATH": "~/payloads",
         "HEADWATER_LOGGING_LEVEL": " debug",
         "HEADWATER_LOGGING_LOG_PRINTS": "on",
+        "HEADWATER_RESULTS_PERSIST_BY_DEFAULT": "1",
+        "HEADWATER_RESULTS_DEFAULT_SERIALIZER": " compressed/json",
         "HEADWATER_LOGGING_EXTRA_LOGGERS": "dask,urllib3",
         "HEADWATER_STORE": "mine",
         "HEADWATER_STORE_WRITER": " Thread",
@@ -43,6 +45,7 @@ def test_each_variable_is_parsed():
     assert settings.resolved_database_url == "sqlite:////tmp/x.db"
     assert settings.logging_level == "DEBUG" and settings.logging_log_prints is True
     assert settings.logging_extra_loggers == "dask,urllib3"
+    assert (settings.results_persist_by_default, settings.results_default_serializer) == (True, "compressed/json")
     assert (settings.store, settings.load_plugins, settings.block_plugins) == ("mine", "", "ray,dask")
     assert (settings.store_writer, settings.store_durability) == ("thread", "strict")
     assert (settings.strict_plugins, settings.trace_plugins, settings.progress) == (True, False, "off")
@@ -86,7 +89,7 @@ def test_settings_are_frozen():
 def test_every_setting_is_described_in_order():
     descriptions = Settings.descriptions()
     assert list(descriptions) == [
-        "home", "database_url", "local_storage_path", "logging_level", "logging_log_prints", "logging_extra_loggers", "store", "store_writer", "store_durability",
+        "home", "database_url", "local_storage_path", "results_persist_by_default", "results_default_serializer", "logging_level", "logging_log_prints", "logging_extra_loggers", "store", "store_writer", "store_durability",
         "load_plugins", "block_plugins", "strict_plugins", "trace_plugins", "progress",
     ]
     assert all(text.endswith(".") for text in descriptions.values())

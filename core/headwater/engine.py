@@ -35,6 +35,18 @@ _HOOK_OPTIONS = {
     StateType.RUNNING: "on_running",
 }
 
+def _default_serializer() -> Any:
+    """The serializer ``HEADWATER_RESULTS_DEFAULT_SERIALIZER`` names, or None (headwater picks per value)."""
+    from .settings import last_settings
+
+    name = last_settings().results_default_serializer
+    if name is None:
+        return None
+    from .serializers import get_serializer
+
+    return get_serializer(name)
+
+
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 
@@ -105,8 +117,11 @@ class RunEngine:
         subject = self.subject
         storage_key = storage_key_for(self.run.id)
         owner = f"{self.run.kind} '{subject.name}'"
+        serializer = subject.result_serializer
+        if serializer is None:
+            serializer = _default_serializer()
         try:
-            payload = dumps_result(value, owner=owner, serializer=subject.result_serializer)
+            payload = dumps_result(value, owner=owner, serializer=serializer)
         except ResultSerializationError as exc:
             self.logger.error("%s", exc)
             return Failed(str(exc), data=exc)

@@ -19,6 +19,7 @@ from .names import generate_run_name
 from .progress import start_progress, stop_progress
 from .results import jsonable_parameters
 from .runs import FlowRun
+from .settings import last_settings
 from .states import RUNNING, Cancelled, Completed, Failed, State
 from .drivers import drive_async, drive_sync
 from .engine import RunEngine
@@ -126,7 +127,9 @@ class FlowRunEngine(RunEngine):
             return Failed(f"{len(unhandled)}/{len(futures)} states failed.", data=first.result(raise_on_failure=False))
         message = "All states completed."
         persist = self.flow.persist_result
-        if persist or (persist is None and self.flow._persists_by_default):
+        if persist is None:
+            persist = self.flow._persists_by_default or last_settings().results_persist_by_default
+        if persist:
             return self._persisted(value, message)
         return Completed(message, data=value)
 

@@ -17,7 +17,7 @@ from typing import Any, ClassVar, Optional, Union
 
 from .exceptions import ConfigurationError
 
-__all__ = ["Serializer", "JSONSerializer", "PickleSerializer", "CompressedSerializer", "get_serializer"]
+__all__ = ["Serializer", "JSONSerializer", "PickleSerializer", "CompressedSerializer", "get_serializer", "serializer_names"]
 
 _by_type: dict[str, type[Serializer]] = {}
 
@@ -96,6 +96,11 @@ def type_name(serializer: Serializer) -> str:
     return serializer.type
 
 
+def serializer_names() -> list[str]:
+    """The names ``result_serializer`` takes (``compressed/`` and one of them too)."""
+    return sorted(name for name in _by_type if name != "compressed")
+
+
 def get_serializer(spec: Union[str, Serializer, None], option: str = "result_serializer", owner: Optional[str] = None) -> Serializer:
     """The serializer ``spec`` names: a type name such as ``"json"`` or ``"compressed/pickle"``, or a serializer."""
     if isinstance(spec, Serializer):
@@ -108,7 +113,7 @@ def get_serializer(spec: Union[str, Serializer, None], option: str = "result_ser
         if found is not None and found is not CompressedSerializer:
             return found()
     where = f"{owner}: " if owner else ""
-    known = ", ".join(sorted(n for n in _by_type if n != "compressed"))
+    known = ", ".join(serializer_names())
     raise ConfigurationError(
         f"{where}{option}={spec!r} names no serializer; use one of {known} (or 'compressed/' and one of them), "
         "or an instance of a headwater.serializers.Serializer subclass."

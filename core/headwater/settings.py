@@ -41,6 +41,17 @@ def _level(text: str) -> str:
     return level
 
 
+def _serializer_name(text: str) -> str:
+    from .serializers import get_serializer, serializer_names
+
+    name = text.strip()
+    try:
+        get_serializer(name)
+    except ValueError:
+        raise ValueError(f"must name a serializer: one of {', '.join(serializer_names())}, or 'compressed/' and one of them") from None
+    return name
+
+
 def _one_of(choices: tuple[str, ...]) -> Callable[[str], str]:
     """A parser of a word that must be one of ``choices`` (any case)."""
 
@@ -80,6 +91,12 @@ class Settings:
         None, "URL of the store's SQLite database file, sqlite:///<path>; default sqlite:///<home>/headwater.db."
     )
     local_storage_path: Optional[Path] = _setting(None, "Folder for persisted results; default <home>/storage.", _path)
+    results_persist_by_default: bool = _setting(
+        False, "Whether flows and tasks that leave persist_result unset persist their results.", _bool
+    )
+    results_default_serializer: Optional[str] = _setting(
+        None, "Serializer of persisted results for flows and tasks without result_serializer (json, pickle, ...).", _serializer_name
+    )
     logging_level: str = _setting("INFO", "Level of headwater's run loggers.", _level)
     logging_log_prints: bool = _setting(
         False, "Whether print() in flows and tasks that leave log_prints unset goes to the run's logger.", _bool

@@ -16,6 +16,7 @@ from .inputs import collect_inputs, resolve
 from .logs import RunLogger, prints_to, reset_print
 from .results import jsonable_parameters
 from .runs import TaskRun
+from .settings import last_settings
 from .states import Completed, State, UpstreamFailed
 from .timeouts import await_with_timeout, call_with_timeout
 
@@ -299,7 +300,7 @@ class TaskRunEngine(RunEngine):
     def _completed(self, value: Any) -> State:
         persist = self.task.persist_result
         if persist is None:
-            persist = self.run.cache_key is not None or self.task._persists_by_default
+            persist = self.run.cache_key is not None or self.task._persists_by_default or last_settings().results_persist_by_default
         if not persist:
             return Completed(data=value)
         return self._persisted(value)

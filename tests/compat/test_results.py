@@ -227,3 +227,30 @@ def test_a_bad_result_storage_key_is_refused_or_fails_the_run_with_a_message():
 
     state = escapes("oslo", return_state=True)
     assert state.is_failed() and "not a path under the result storage" in state.message
+
+
+def test_results_settings_persist_by_default_and_choose_the_serializer(headwater_home, monkeypatch):
+    from headwater.stores import get_store
+
+    @task
+    def plain():
+        return {"n": 1}
+
+    @task(persist_result=False)
+    def never():
+        return 2
+
+    assert plain(return_state=True).storage_key is None  # the default: nothing to persist for
+    monkeypatch.setenv("HEADWATER_RESULTS_PERSIST_BY_DEFAULT", "true")
+    monkeypatch.setenv("HEADWATER_RESULTS_DEFAULT_SERIALIZER", "pickle")
+    state = plain(return_state=True)
+    assert state.storage_key is not None and never(return_state=True).storage_key is None
+    assert get_store().read_result(state.storage_key).startswith(b"Spickle\n")  # not JSON, as chosen
+
+
+def test_a_bad_default_serializer_setting_names_the_variable(monkeypatch):
+    from headwater.settings import get_settings
+
+    monkeypatch.setenv("HEADWATER_RESULTS_DEFAULT_SERIALIZER", "yaml")
+    with pytest.raises(ConfigurationError, match="HEADWATER_RESULTS_DEFAULT_SERIALIZER='yaml' is not valid: it must name a serializer: one of json, pickle"):
+        get_settings()
