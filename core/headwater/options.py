@@ -104,14 +104,9 @@ def check_run_name(name: Any, option: str, signature: inspect.Signature, owner: 
             f"{owner}: {option}={name!r} must be a string, such as \"run-{{x}}\" (formatted with the parameters), "
             "or a function of no arguments that returns one."
         )
-    try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(name) if field is not None]
-    except ValueError as exc:
-        raise ConfigurationError(f"{owner}: {option}={name!r} is not a valid format string ({exc}).") from None
     parameters = signature.parameters
     takes_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
-    for field in fields:
-        head = field.split(".", 1)[0].split("[", 1)[0]
+    for field, head in _template_fields(name, option, owner):
         if head == "" or head.isdigit():
             raise ConfigurationError(
                 f"{owner}: {option}={name!r} has a positional field {{{field}}}; name the parameter, as in {{x}}."
@@ -122,6 +117,15 @@ def check_run_name(name: Any, option: str, signature: inspect.Signature, owner: 
                 f"{owner}: {option}={name!r} names {head!r}, which is not a parameter (parameters: {known})."
             )
     return name
+
+
+def _template_fields(template: str, option: str, owner: str) -> list[tuple[str, str]]:
+    """Each ``{field}`` of a format string, with its first name (``x`` of ``{x.y[0]}``)."""
+    try:
+        fields = [field for _, field, _, _ in string.Formatter().parse(template) if field is not None]
+    except ValueError as exc:
+        raise ConfigurationError(f"{owner}: {option}={template!r} is not a valid format string ({exc}).") from None
+    return [(field, field.split(".", 1)[0].split("[", 1)[0]) for field in fields]
 
 
 def check_result_options(storage: Any, serializer: Any, owner: str) -> tuple[Any, Any]:
@@ -148,12 +152,7 @@ def check_result_storage_key(key: Any, owner: str) -> Optional[str]:
             f"{owner}: result_storage_key={key!r} must be a file name or path under result_storage, such as "
             "\"{parameters[name]}.json\" (fields: parameters, flow_run, task_run)."
         )
-    try:
-        fields = [field for _, field, _, _ in string.Formatter().parse(key) if field is not None]
-    except ValueError as exc:
-        raise ConfigurationError(f"{owner}: result_storage_key={key!r} is not a valid format string ({exc}).") from None
-    for field in fields:
-        head = field.split(".", 1)[0].split("[", 1)[0]
+    for field, head in _template_fields(key, "result_storage_key", owner):
         if head not in ("parameters", "flow_run", "task_run"):
             raise ConfigurationError(
                 f"{owner}: result_storage_key={key!r} has the field {{{field}}}; its fields start with parameters, "
