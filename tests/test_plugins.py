@@ -513,6 +513,7 @@ def test_every_hook_is_documented():
         "register_cache_key_functions",
         "register_input_hashers",
         "register_orchestration_rules",
+        "register_commands",
         "on_flow_run_state_change",
         "on_task_run_state_change",
     }

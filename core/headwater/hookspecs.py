@@ -111,6 +111,24 @@ def register_orchestration_rules(register: Register) -> None:
     """
 
 
+@hookspec
+def register_commands(register: Register) -> None:
+    """Register commands of the ``headwater`` command line: ``headwater <name> ...``.
+
+    :param register: call ``register(command)`` with a :class:`click.Command` (or a
+        :class:`click.Group` for a command with subcommands). Its ``name`` is the
+        word users type after ``headwater``; ``register(command, name="...")``
+        gives another. A name a built-in command or another plugin already uses
+        is refused with an error naming both.
+
+    Unlike the other registration hooks, this one is called only when the
+    command line needs its commands (``headwater --help``, or a word that is not
+    a built-in command), never in a process that only runs flows: build the
+    command inside the implementation, so that importing the plugin's module
+    stays light.
+    """
+
+
 # -- event hooks ----------------------------------------------------------------------
 
 

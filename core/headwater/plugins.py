@@ -17,6 +17,7 @@ import dataclasses
 import importlib
 import importlib.metadata
 import logging
+import sys
 import threading
 import warnings
 from typing import Any, Callable, Iterator, Optional
@@ -27,7 +28,7 @@ from . import hookspecs
 from .exceptions import ConfigurationError, PluginError
 from .registry import Registry
 
-__all__ = ["Plugins", "PluginFailure", "get_plugins", "use_plugins", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP"]
+__all__ = ["Plugins", "PluginFailure", "PluginCommand", "get_plugins", "use_plugins", "DEFAULT_PLUGINS", "ENTRY_POINT_GROUP"]
 
 ENTRY_POINT_GROUP = "headwater"
 
@@ -56,6 +57,16 @@ class PluginFailure:
     error: str
 
 
+@dataclasses.dataclass(frozen=True)
+class PluginCommand:
+    """A command a plugin added to the ``headwater`` command line."""
+
+    name: str
+    #: The name of the plugin that registered it (its entry point's name).
+    plugin: str
+    command: Any
+
+
 def _split(names: Optional[str]) -> Optional[set[str]]:
     if names is None:
         return None
@@ -78,6 +89,7 @@ class Plugins:
         self.pm.add_hookspecs(hookspecs)
         self.strict = strict
         self.failures: list[PluginFailure] = []
+        self._commands: Optional[dict[str, PluginCommand]] = None
         for module_name in DEFAULT_PLUGINS:
             self.pm.register(importlib.import_module(module_name), name=module_name)
         if load_entry_points:
@@ -190,6 +202,7 @@ class Plugins:
     def _collect(self) -> None:
         from .orchestration import Policy
 
+        self._commands = None  # a plugin registered or unregistered since: ask again when needed
         registries = self._fresh_registries()
         for hook_name, registry in registries.items():
             getattr(self.pm.hook, hook_name)(register=registry.register)
@@ -201,6 +214,60 @@ class Plugins:
         hook = self.pm.hook
         self.flow_state_listener = hook.on_flow_run_state_change if hook.on_flow_run_state_change.get_hookimpls() else None
         self.task_state_listener = hook.on_task_run_state_change if hook.on_task_run_state_change.get_hookimpls() else None
+
+    # -- commands, asked for by the command line only --------------------------------------------
+    def commands(self, reserved: Any = ()) -> dict[str, PluginCommand]:
+        """The commands plugins add to the ``headwater`` command line, by name; collected on first call.
+
+        Not collected with the other registries: a plugin builds its click command when asked,
+        and click costs a process that only runs flows 40 ms to import. ``reserved`` holds the
+        built-in commands' names, which no plugin may take. A plugin whose ``register_commands``
+        fails is reported like a plugin that fails to load (raised in strict mode), and loses only
+        its commands.
+        """
+        if self._commands is None:
+            found: dict[str, PluginCommand] = {}
+            hook = self.pm.hook.register_commands
+            for plugin in [impl.plugin for impl in hook.get_hookimpls()]:  # the first registered keeps a name
+                plugin_name = self.pm.get_name(plugin) or repr(plugin)
+                mine: dict[str, PluginCommand] = {}
+
+                def register(command: Any, name: Optional[str] = None) -> None:
+                    mine_name = _command_name(command, name)
+                    owner = "a built-in command" if mine_name in reserved else (
+                        f"plugin {found[mine_name].plugin!r}" if mine_name in found else
+                        f"plugin {plugin_name!r}" if mine_name in mine else None)
+                    if owner is not None:
+                        raise PluginError(
+                            f"register_commands: the command name {mine_name!r} is taken by {owner} and registered "
+                            f"again by plugin {plugin_name!r}. Uninstall or block one of them (HEADWATER_BLOCK_PLUGINS)."
+                        )
+                    mine[mine_name] = PluginCommand(mine_name, plugin_name, command)
+
+                others = [p for p in self.pm.get_plugins() if p is not plugin]
+                try:
+                    self.pm.subset_hook_caller("register_commands", remove_plugins=others)(register=register)
+                except Exception as exc:
+                    if self.strict:
+                        raise
+                    self._command_failure(plugin, plugin_name, exc)
+                    continue
+                found.update(mine)
+            self._commands = found
+        return self._commands
+
+    def _command_failure(self, plugin: Any, plugin_name: str, exc: Exception) -> None:
+        dist = dict((id(p), d) for p, d in self.pm.list_plugin_distributions()).get(id(plugin))
+        dist_name, version = (dist.metadata["Name"], dist.version) if dist is not None else ("unknown", "?")
+        module = getattr(plugin, "__name__", repr(plugin))
+        failure = PluginFailure(plugin_name, module, dist_name, version, f"{type(exc).__name__}: {exc}")
+        self.failures.append(failure)
+        warnings.warn(
+            f"headwater plugin {plugin_name!r} ({module}) from distribution {dist_name} {version} "
+            f"could not register its commands, which are left out: {failure.error}",
+            RuntimeWarning,
+            stacklevel=3,
+        )
 
     def store_class(self, name: str) -> type[Any]:
         found = self.stores.get(name)
@@ -242,6 +309,17 @@ class Plugins:
                 distribution = version = None
             rows.append({"name": name, "distribution": distribution, "version": version, "hooks": hooks})
         return rows
+
+
+def _command_name(command: Any, name: Optional[str]) -> str:
+    """The name a command is registered under, after checking that it is a click command."""
+    click = sys.modules.get("click")  # a plugin that built a click command has imported click
+    if click is None or not isinstance(command, click.Command):
+        raise PluginError(f"register_commands: expected a click.Command or click.Group, got {command!r}.")
+    name = name or command.name
+    if not isinstance(name, str) or not name:
+        raise PluginError(f"register_commands: the command {command!r} has no name; pass register(command, name='...').")
+    return name
 
 
 _current: Optional[Plugins] = None

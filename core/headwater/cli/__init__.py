@@ -33,13 +33,26 @@ Settings come from HEADWATER_* environment variables; see `headwater config`."""
 
 
 class HeadwaterGroup(click.Group):
-    """A group that turns headwater's own errors into a one-line message and exit code 1."""
+    """A group that turns headwater's own errors into a one-line message and exit code 1,
+    and adds the commands plugins register (the ``register_commands`` hook)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except HeadwaterError as exc:
             raise click.ClickException(str(exc)) from None
+
+    # A built-in command is found without loading any plugin; the plugins are asked only for
+    # a word that is not built in, and for the list that --help shows.
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            found = plugin_commands().get(cmd_name)
+            command = found.command if found is not None else None
+        return command
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *plugin_commands()})
 
 
 @click.group(cls=HeadwaterGroup, epilog=EPILOG, context_settings={"help_option_names": ["-h", "--help"]})
@@ -61,6 +74,13 @@ def _register() -> None:
 
 
 _register()
+
+
+def plugin_commands(plugins: Any = None) -> dict[str, Any]:
+    """The commands the plugins (the process's own, or ``plugins``) add, by name; none may take a built-in's name."""
+    from ..plugins import get_plugins
+
+    return (plugins or get_plugins()).commands(reserved=frozenset(cli.commands))
 
 
 def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:

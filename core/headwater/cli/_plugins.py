@@ -51,6 +51,9 @@ def describe(plugins: Plugins) -> dict[str, Any]:
         if row["distribution"] == "headwater" and row["version"] is None:
             row = {**row, "version": __version__}
         described.append(row)
+    from . import plugin_commands
+
+    commands = plugin_commands(plugins)  # first: a plugin whose commands fail is listed among the failures
     return {
         "plugins": described,
         "task_runners": [{"name": n, "object": _origin(o)} for n, o in plugins.task_runners.items()],
@@ -67,6 +70,10 @@ def describe(plugins: Plugins) -> dict[str, Any]:
                 "to_states": _states(rule.to_states),
             }
             for i, rule in enumerate(plugins.policy.rules, 1)
+        ],
+        "commands": [
+            {"name": c.name, "plugin": c.plugin, "object": _origin(getattr(c.command, "callback", None) or c.command)}
+            for c in commands.values()
         ],
         "failures": [dataclasses.asdict(f) for f in plugins.failures],
     }
@@ -105,6 +112,13 @@ def plugins_ls(as_json: bool) -> None:
             out.table(["NAME", "OBJECT"], [[r["name"], r["object"]] for r in info[key]], flexible=(1,), indent="  ")
         else:
             click.echo("  (none)")
+    click.echo()
+    out.heading("Commands")
+    if info["commands"]:
+        out.table(["NAME", "PLUGIN", "OBJECT"], [[c["name"], c["plugin"], c["object"]] for c in info["commands"]],
+                  flexible=(2,), indent="  ")
+    else:
+        click.echo("  (none)")
     click.echo()
     out.heading("Orchestration rules (policy order)")
     if info["orchestration_rules"]:
