@@ -67,9 +67,10 @@ def _register() -> None:
     from ._config import config
     from ._limits import concurrency_limit
     from ._plugins import plugins
+    from ._run import run
     from ._runs import runs
 
-    for command in (runs, artifacts, cache, concurrency_limit, plugins, config):
+    for command in (run, runs, artifacts, cache, concurrency_limit, plugins, config):
         cli.add_command(command)
 
 
