@@ -121,7 +121,7 @@ def make_schedule(
 
 def due_times(schedule: Schedule, after: _dt.datetime, until: _dt.datetime, limit: int = 10_000) -> list[_dt.datetime]:
     """The due times in ``(after, until]``, at most ``limit`` of them (the earliest)."""
-    found = []
+    found: list[_dt.datetime] = []
     for due in schedule.after(after):
         if due > until or len(found) >= limit:
             break

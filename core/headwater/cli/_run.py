@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import inspect
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..exceptions import ConfigurationError, ParameterError
+
+if TYPE_CHECKING:
+    from ..states import State
 
 PARAM_HELP = "A parameter, KEY=VALUE; VALUE is read as JSON when it is JSON (3, true, [1, 2]), else as text. Repeatable."
 
@@ -30,10 +35,11 @@ def run(entrypoint: str, params: tuple[str, ...]) -> None:
         parameters = parse_parameters(flow, params)
     except ParameterError as exc:
         raise click.BadParameter(str(exc), param_hint="--param") from None
-    state = flow(**parameters, return_state=True)
-    if hasattr(state, "__await__"):  # an async flow
+    outcome: Any = flow(**parameters, return_state=True)
+    if inspect.isawaitable(outcome):  # an async flow
         import asyncio
 
-        state = asyncio.run(state)
+        outcome = asyncio.run(outcome)
+    state: State = outcome
     click.echo(f"Flow run finished in state {state.name}" + (f": {state.message}" if state.message else "."), err=True)
     sys.exit(0 if state.is_completed() else 1)
