@@ -36,7 +36,7 @@ def run(entrypoint: str, params: tuple[str, ...]) -> None:
     except ParameterError as exc:
         raise click.BadParameter(str(exc), param_hint="--param") from None
     outcome: Any = flow(**parameters, return_state=True)
-    if inspect.isawaitable(outcome):  # an async flow
+    if inspect.iscoroutine(outcome):  # an async flow
         import asyncio
 
         outcome = asyncio.run(outcome)
