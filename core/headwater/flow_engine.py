@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import datetime as _dt
 import logging
 import threading
@@ -34,6 +35,13 @@ __all__ = ["FlowRunEngine", "run_flow_sync", "run_flow_async"]
 flow_logger = logging.getLogger("headwater.flow_runs")
 
 
+#: ``(id, name, created)`` of a flow run recorded before it started (Scheduled, by ``headwater serve``):
+#: the next top-level flow run in this context takes them instead of new ones.
+recorded_run: contextvars.ContextVar[Optional[tuple[str, str, _dt.datetime]]] = contextvars.ContextVar(
+    "headwater_recorded_run", default=None
+)
+
+
 class FlowRunEngine(RunEngine):
     """The orchestration of one flow run."""
 
@@ -63,6 +71,7 @@ class FlowRunEngine(RunEngine):
         from .context import current_tags
 
         calling_task = task_run_context.get()  # a subflow called inside a task run
+        recorded = recorded_run.get() if parent is None else None
         self.run = FlowRun(
             name=generate_run_name(),
             flow_name=flow.name,
@@ -72,6 +81,9 @@ class FlowRunEngine(RunEngine):
             parent_flow_run_id=parent.flow_run.id if parent is not None else None,
             parent_task_run_id=calling_task.task_run.id if calling_task is not None else None,
         )
+        if recorded is not None:  # a run recorded before it started (a scheduled one): this is that run
+            recorded_run.set(None)
+            self.run.id, self.run.name, self.run.created = recorded
         # Lines are stored under the top-level flow run, so that one query reads a run and everything under it.
         top_level_id = parent.logger.flow_run_id if parent is not None else self.run.id
         self.logger = RunLogger(flow_logger, f"Flow run '{self.run.name}'", self.run.id, top_level_id, store)

@@ -249,6 +249,22 @@ class Flow(Generic[P, R]):
         state = run_flow_sync(engine)
         return state if return_state else state.result()
 
+    # -- serving on a schedule (a layer on top: headwater.serving) ---------------------------------
+    def serve(
+        self, name: Optional[str] = None, *, cron: Optional[str] = None, interval: Any = None,
+        parameters: Optional[dict[str, Any]] = None, timezone: Optional[str] = None, **options: Any,
+    ) -> None:
+        """Run this flow on a schedule (exactly one of ``cron`` and ``interval``, in seconds or a
+        timedelta) until Ctrl-C or SIGTERM; ``name`` (default: the flow's) names the schedule.
+
+        Options: ``in_process`` (default False: each run in a child process), ``missed``
+        (``"latest"``, ``"none"``, ``"all"``), ``overlap`` (``"skip"``, ``"allow"``),
+        ``late_after``, ``jitter`` and ``shutdown_timeout`` in seconds. See :mod:`headwater.serving`.
+        """
+        from .serving import serve
+
+        serve(self, name, cron=cron, interval=interval, parameters=parameters, timezone=timezone, **options)
+
     # -- Prefect's deployments, which need its server ----------------------------------------------
     def deploy(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not available: a deployment is kept by Prefect's server. Call the flow from a script, cron or CI."""

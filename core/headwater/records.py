@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict
 
 from .states import State, StateType
 
-__all__ = ["StateRecord", "FlowRunRecord", "TaskRunRecord", "LogLineRecord", "CacheEntryRecord", "ArtifactRecord"]
+__all__ = ["StateRecord", "FlowRunRecord", "TaskRunRecord", "LogLineRecord", "CacheEntryRecord", "ArtifactRecord", "ScheduleRecord"]
 
 
 class StateRecord(BaseModel):
@@ -136,3 +136,22 @@ class ArtifactRecord(BaseModel):
     flow_run_id: Optional[str] = None
     task_run_id: Optional[str] = None
     created: _dt.datetime
+
+
+class ScheduleRecord(BaseModel):
+    """A flow served on a schedule (``headwater serve``, ``Flow.serve``), as ``headwater schedules ls`` shows it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    #: Where the serving process finds the flow: ``path/file.py:flow`` or ``package.module:flow``.
+    entrypoint: str
+    flow_name: str
+    #: ``{"cron": ..., "timezone": ...}`` or ``{"interval": seconds, "anchor": iso, "timezone": ...}``.
+    spec: dict[str, Any]
+    parameters: dict[str, Any] = {}
+    paused: bool = False
+    #: The process serving it (the last to).
+    host: Optional[str] = None
+    pid: Optional[int] = None
+    updated: _dt.datetime

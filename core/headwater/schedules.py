@@ -8,8 +8,9 @@ which Prefect uses, was deprecated by its maintainer in 2024 and revived since; 
 small module with no dependencies, written for a cron-monitoring service, and states the DST
 rules it keeps.)
 
-An interval counts from an anchor (when the schedule was first served) in real seconds, so
-daylight-saving changes do not move it.
+An interval counts in real seconds from an anchor, by default the Unix epoch: every process
+that serves ``interval=60`` agrees that it is due at each whole minute, with nothing to agree on
+first, and daylight-saving changes do not move it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from .exceptions import ConfigurationError
 __all__ = ["CronSchedule", "IntervalSchedule", "Schedule", "make_schedule", "due_times", "jittered"]
 
 _UTC = _dt.timezone.utc
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_UTC)
 
 
 def _zone(timezone: Optional[str]) -> _dt.tzinfo:
@@ -116,7 +118,7 @@ def make_schedule(
             raise ConfigurationError(f"cron={cron!r} must be a string, such as '0 * * * *'.")
         return CronSchedule(cron.strip(), timezone)
     seconds = interval.total_seconds() if isinstance(interval, _dt.timedelta) else interval
-    return IntervalSchedule(seconds, anchor or _dt.datetime.now(_UTC), timezone)  # type: ignore[arg-type]
+    return IntervalSchedule(seconds, anchor or _EPOCH, timezone)  # type: ignore[arg-type]
 
 
 def due_times(schedule: Schedule, after: _dt.datetime, until: _dt.datetime, limit: int = 10_000) -> list[_dt.datetime]:

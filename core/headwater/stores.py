@@ -13,13 +13,13 @@ import dataclasses
 import datetime as _dt
 import os
 import threading
-from typing import TYPE_CHECKING, ClassVar, Optional, Sequence
+from typing import TYPE_CHECKING, Any, ClassVar, Optional, Sequence
 
 from .exceptions import StoreError
 
 if TYPE_CHECKING:
     from .concurrency import ConcurrencyLimit, SlotRefusal
-    from .records import ArtifactRecord, CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
+    from .records import ArtifactRecord, CacheEntryRecord, ScheduleRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .runs import FlowRun, TaskRun
     from .settings import Settings
     from .states import State
@@ -172,6 +172,36 @@ class Store(abc.ABC):
     def take_run_request(self, run_id: str, request: str) -> bool:
         """Whether ``request`` was asked of ``run_id``; the request is removed, so only one taker sees it."""
         return False
+
+    # -- served flows (headwater serve) ----------------------------------------------------
+    def write_schedule(self, schedule: ScheduleRecord) -> None:
+        """Create or replace the schedule ``schedule.name``, keeping whether it was paused. Not buffered."""
+        raise self._unsupported("keep schedules")
+
+    def read_schedules(self, name: Optional[str] = None) -> list[ScheduleRecord]:
+        """Every schedule (or the one named), by name."""
+        raise self._unsupported("keep schedules")
+
+    def set_schedule_paused(self, name: str, paused: bool) -> bool:
+        """Pause or resume a schedule; return whether there is one of that name."""
+        raise self._unsupported("keep schedules")
+
+    def claim_schedule_run(self, name: str, scheduled_time: _dt.datetime, flow_run_id: str) -> bool:
+        """Claim the due time ``scheduled_time`` of schedule ``name`` for ``flow_run_id``, atomically
+        across processes: True for the one caller that gets it, False for every other."""
+        raise self._unsupported("keep schedules")
+
+    def last_schedule_run(self, name: str) -> Optional[_dt.datetime]:
+        """The latest due time of ``name`` claimed so far, or None."""
+        raise self._unsupported("keep schedules")
+
+    def request_schedule_run(self, name: str, parameters: dict[str, Any]) -> None:
+        """Ask the process serving ``name`` for a run now, with ``parameters`` over the schedule's."""
+        raise self._unsupported("keep schedules")
+
+    def take_schedule_run_requests(self, name: str) -> list[dict[str, Any]]:
+        """The parameters of each run asked of ``name`` and not yet taken; each is taken once."""
+        return []
 
     def _unsupported(self, what: str) -> Exception:
         from .exceptions import StoreError

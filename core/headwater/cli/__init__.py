@@ -69,8 +69,9 @@ def _register() -> None:
     from ._plugins import plugins
     from ._run import run
     from ._runs import runs
+    from ._serve import schedules, serve
 
-    for command in (run, runs, artifacts, cache, concurrency_limit, plugins, config):
+    for command in (run, serve, schedules, runs, artifacts, cache, concurrency_limit, plugins, config):
         cli.add_command(command)
 
 

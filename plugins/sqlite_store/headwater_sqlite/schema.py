@@ -13,7 +13,9 @@ Schema history (opening an older database upgrades it in one transaction, with
    (see :mod:`headwater_sqlite.read_ahead`). Entries filed before it have none and are looked up one by one.
 4. ``artifacts``; ``run_requests`` (a resume asked of a paused flow run by another process);
    ``task_runs.upstream_task_run_ids`` (a JSON list, NULL for none: the task graph); Paused runs
-   count as unfinished, so the partial indexes of unfinished runs are made again.
+   count as unfinished, so the partial indexes of unfinished runs are made again. Served flows:
+   ``schedules``, ``schedule_runs`` (each due time claimed once, by one serving process) and
+   ``schedule_requests`` (runs asked for with ``headwater schedules run``).
 
 Databases written before the schema was plain DDL were created by SQLAlchemy from the same
 tables: their columns, types and indexes are the ones below, in other words.
@@ -130,6 +132,28 @@ TABLES = {
     request VARCHAR NOT NULL,
     created VARCHAR NOT NULL,
     PRIMARY KEY (run_id, request))""",
+    # Flows served on a schedule (headwater serve): what, when, and the process serving it.
+    "schedules": """(
+    name VARCHAR NOT NULL PRIMARY KEY,
+    entrypoint VARCHAR NOT NULL,
+    flow_name VARCHAR NOT NULL,
+    spec TEXT NOT NULL,
+    parameters TEXT NOT NULL,
+    paused INTEGER NOT NULL,
+    host VARCHAR,
+    pid INTEGER,
+    updated VARCHAR NOT NULL)""",
+    # One row per due time of a schedule: inserting it is the claim, so two servers never run it twice.
+    "schedule_runs": """(
+    schedule VARCHAR NOT NULL,
+    scheduled_time VARCHAR NOT NULL,
+    flow_run_id VARCHAR NOT NULL,
+    PRIMARY KEY (schedule, scheduled_time))""",
+    "schedule_requests": """(
+    id INTEGER PRIMARY KEY,
+    schedule VARCHAR NOT NULL,
+    parameters TEXT NOT NULL,
+    created VARCHAR NOT NULL)""",
 }
 
 INDEXES = {

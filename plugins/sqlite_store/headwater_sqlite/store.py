@@ -36,7 +36,7 @@ from .connections import BUSY_TIMEOUT_SECONDS, PRAGMAS, WAL_SIZE_LIMIT, connect,
 from .files import PayloadFiles
 
 if TYPE_CHECKING:  # the records are pydantic models: imported by the reads that make them (see records_of)
-    from headwater.records import ArtifactRecord, CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
+    from headwater.records import ArtifactRecord, CacheEntryRecord, ScheduleRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 
 logger = logging.getLogger("headwater.store")
 
@@ -918,6 +918,67 @@ class SQLiteStore(Store):
     def take_run_request(self, run_id: str, request: str) -> bool:
         with transaction(self._connection()) as conn:
             return conn.execute("DELETE FROM run_requests WHERE run_id = ? AND request = ?", (run_id, request)).rowcount > 0
+
+    # -- served flows ---------------------------------------------------------------------------
+    def write_schedule(self, schedule: ScheduleRecord) -> None:
+        with transaction(self._connection()) as conn:
+            conn.execute(
+                "INSERT INTO schedules (name, entrypoint, flow_name, spec, parameters, paused, host, pid, updated) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET entrypoint = excluded.entrypoint, "
+                "flow_name = excluded.flow_name, spec = excluded.spec, parameters = excluded.parameters, "
+                "host = excluded.host, pid = excluded.pid, updated = excluded.updated",
+                (
+                    schedule.name, schedule.entrypoint, schedule.flow_name, json.dumps(schedule.spec),
+                    json.dumps(schedule.parameters), int(schedule.paused), schedule.host, schedule.pid,
+                    schedule.updated.isoformat(),
+                ),
+            )
+
+    def read_schedules(self, name: Optional[str] = None) -> list[ScheduleRecord]:
+        where, args = ("WHERE name = ? ", (name,)) if name is not None else ("", ())
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT name, entrypoint, flow_name, spec, parameters, paused, host, pid, updated FROM schedules {where}ORDER BY name",
+                args,
+            ).fetchall()
+        from headwater.records import ScheduleRecord
+
+        return [
+            ScheduleRecord(
+                name=row[0], entrypoint=row[1], flow_name=row[2], spec=json.loads(row[3]), parameters=json.loads(row[4]),
+                paused=bool(row[5]), host=row[6], pid=row[7], updated=_moment(row[8]),
+            )
+            for row in rows
+        ]
+
+    def set_schedule_paused(self, name: str, paused: bool) -> bool:
+        with transaction(self._connection()) as conn:
+            return conn.execute("UPDATE schedules SET paused = ? WHERE name = ?", (int(paused), name)).rowcount > 0
+
+    def claim_schedule_run(self, name: str, scheduled_time: _dt.datetime, flow_run_id: str) -> bool:
+        with transaction(self._connection()) as conn:
+            return conn.execute(
+                "INSERT OR IGNORE INTO schedule_runs (schedule, scheduled_time, flow_run_id) VALUES (?, ?, ?)",
+                (name, _text_of(scheduled_time.astimezone(_dt.timezone.utc)), flow_run_id),
+            ).rowcount > 0
+
+    def last_schedule_run(self, name: str) -> Optional[_dt.datetime]:
+        row = self._connection().execute(
+            "SELECT MAX(scheduled_time) FROM schedule_runs WHERE schedule = ?", (name,)
+        ).fetchone()
+        return _moment(row[0]) if row and row[0] is not None else None
+
+    def request_schedule_run(self, name: str, parameters: dict[str, Any]) -> None:
+        with transaction(self._connection()) as conn:
+            conn.execute(
+                "INSERT INTO schedule_requests (schedule, parameters, created) VALUES (?, ?, ?)",
+                (name, json.dumps(parameters), _dt.datetime.now(_dt.timezone.utc).isoformat()),
+            )
+
+    def take_schedule_run_requests(self, name: str) -> list[dict[str, Any]]:
+        with transaction(self._connection()) as conn:
+            rows = conn.execute("DELETE FROM schedule_requests WHERE schedule = ? RETURNING id, parameters", (name,)).fetchall()
+        return [json.loads(parameters) for _, parameters in sorted(rows)]
 
     def delete_flow_runs(self, run_ids: Sequence[str]) -> DeletedRuns:
         self.flush()
