@@ -8,7 +8,7 @@ from typing import Any, Optional
 
 from pydantic import BaseModel, ConfigDict
 
-from .states import State, StateType
+from .states import TERMINAL_TYPES, State, StateType
 
 __all__ = ["StateRecord", "FlowRunRecord", "TaskRunRecord", "LogLineRecord", "CacheEntryRecord", "ArtifactRecord", "ScheduleRecord"]
 
@@ -34,6 +34,9 @@ class StateRecord(BaseModel):
 
     def is_paused(self) -> bool:
         return self.type is StateType.PAUSED
+
+    def is_final(self) -> bool:
+        return self.type in TERMINAL_TYPES
 
 
 class _RunRecord(BaseModel):

@@ -77,7 +77,11 @@ def entrypoint_of(flow: Flow) -> str:
 class _Child:
     process: Optional[subprocess.Popen]
     thread: Optional[threading.Thread]
-    run_id: str
+    run: FlowRun
+
+    @property
+    def run_id(self) -> str:
+        return self.run.id
 
     def alive(self) -> bool:
         if self.process is not None:
@@ -237,11 +241,11 @@ class Server:
         if self.in_process:
             thread = threading.Thread(target=_run_recorded, args=(self.flow, run, parameters), name=f"headwater-serve-{run.name}")
             thread.start()
-            return _Child(None, thread, run.id)
+            return _Child(None, thread, run)
         assert self.entrypoint is not None
         payload = json.dumps({"entrypoint": self.entrypoint, "id": run.id, "name": run.name, "parameters": _jsonable(parameters)})
         process = subprocess.Popen([sys.executable, "-m", "headwater.serving", payload])
-        return _Child(process, None, run.id)
+        return _Child(process, None, run)
 
     def _reap(self) -> None:
         """Forget finished children; a child that died without recording its end is recorded Crashed now."""
@@ -249,10 +253,24 @@ class Server:
         if not finished:
             return
         self.children = [child for child in self.children if child.alive()]
-        if any(child.process is not None and child.process.returncode != 0 for child in finished):
-            mark = getattr(self.store, "mark_crashed_runs", None)
-            if mark is not None:
-                mark()
+        died = [child for child in finished if child.process is not None and child.process.returncode != 0]
+        if not died:
+            return
+        mark = getattr(self.store, "mark_crashed_runs", None)
+        if mark is not None:
+            mark()  # the rows the child wrote carry its pid (waits for its last writes to land)
+        from .states import Crashed
+
+        for child in died:
+            assert child.process is not None
+            record = self.store.read_flow_run(child.run.id)
+            if record is not None and record.state is not None and record.state.is_final():
+                continue
+            code = child.process.returncode
+            how = f"was killed by signal {-code}" if code < 0 else f"exited with status {code}"
+            # It died before any of its own writes landed: the row is still the one this process wrote.
+            self._record(child.run, Crashed(f"The process that ran it (pid {child.process.pid}) {how} before recording an end."))
+        self.store.flush()
 
     def shut_down(self) -> None:
         """Let the runs in progress finish within ``shutdown_timeout``; then stop them, each recorded."""

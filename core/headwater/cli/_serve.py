@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import re
 from typing import Optional
 
 import click
@@ -56,7 +57,10 @@ def serve(
             shutdown_timeout=shutdown_timeout,
         )
     except ConfigurationError as exc:
-        raise click.UsageError(str(exc).replace("cron=", "--cron ").replace("interval=", "--interval ").replace("timezone=", "--timezone ")) from None
+        # The same errors as Flow.serve's, with the options named as the command line spells them.
+        message = re.sub(r"\b(cron|interval|timezone|missed|overlap|late_after|jitter|shutdown_timeout)=(?=\s|$)", r"--\1", str(exc))
+        message = re.sub(r"\b(cron|interval|timezone|late_after|jitter|shutdown_timeout)=", lambda m: "--" + m.group(1).replace("_", "-") + " ", message)
+        raise click.UsageError(message) from None
     click.echo(f"Serving {flow.name!r} as schedule {schedule_name!r} ({schedule.describe()}). Ctrl-C to stop.", err=True)
     server.run_forever()
 
