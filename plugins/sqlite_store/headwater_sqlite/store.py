@@ -976,6 +976,9 @@ class SQLiteStore(Store):
             )
 
     def take_schedule_run_requests(self, name: str) -> list[dict[str, Any]]:
+        # Asked several times a second by a serving process: a read, and a write only when there is one.
+        if self._connection().execute("SELECT 1 FROM schedule_requests WHERE schedule = ? LIMIT 1", (name,)).fetchone() is None:
+            return []
         with transaction(self._connection()) as conn:
             rows = conn.execute("DELETE FROM schedule_requests WHERE schedule = ? RETURNING id, parameters", (name,)).fetchall()
         return [json.loads(parameters) for _, parameters in sorted(rows)]
