@@ -183,3 +183,33 @@ def test_schedules_ls_pause_resume_and_a_manual_run(project):
 def test_bad_schedules_are_refused_before_serving(project, args, message):
     done = subprocess.run([sys.executable, "-m", "headwater.cli", "serve", *args], cwd=project, capture_output=True, text=True, env=os.environ.copy(), timeout=60)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+@pytest.mark.parametrize("policy, runs_missed", [("none", 0), ("all", 10)])
+def test_the_other_missed_policies(project, policy, runs_missed):
+    store = get_store()
+    now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+    store.claim_schedule_run("tick", now - dt.timedelta(seconds=11), "an-older-run")  # ten due times missed
+    store.flush()
+    server = start_server(project, "flows.py:tick", "--interval", "1", "--missed", policy, "--overlap", "allow")
+    wait_for_runs(12)
+    stop(server)
+    runs = get_client().read_flow_runs(limit=1000)
+    missed = [r for r in runs if _due(r) <= now]
+    assert len(missed) >= 10
+    completed = [r for r in missed if r.state.name == "Completed"]
+    cancelled = [r for r in missed if r.state.name == "Cancelled"]
+    assert len(completed) >= runs_missed and (len(cancelled) == 0 if policy == "all" else len(cancelled) >= 10)
+    assert all(r.state.message.startswith("Missed: ") and "missed='none'" in r.state.message for r in cancelled)
+
+
+def test_in_process_runs_in_the_serving_process(project):
+    server = start_server(project, "flows.py:tick", "--interval", "1", "--in-process")
+    wait_for_runs(2)
+    stop(server)
+    runs = [r for r in get_client().read_flow_runs(limit=1000) if r.state.name == "Completed"]
+    assert len(runs) >= 2 and all(history(r) == ["Scheduled", "Pending", "Running", "Completed"] for r in runs)
+
+
+def _due(run):
+    return dt.datetime.fromisoformat(get_client().read_state_history(run.id)[0].message[len("Due at "):-1])
