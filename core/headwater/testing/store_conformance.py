@@ -99,9 +99,15 @@ class StoreConformance:
         """The variables that select the store under test, on an empty record. Override this."""
         raise NotImplementedError(f"{type(self).__name__} must override the 'store_environment' fixture of StoreConformance")
 
+    @pytest.fixture
+    def store_plugins(self) -> list[Any]:
+        """Plugin objects to register besides the installed ones (a store not installed as a distribution)."""
+        return []
+
     @pytest.fixture(autouse=True)
     def _conformance_isolation(
-        self, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store_environment: dict[str, str]
+        self, request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+        store_environment: dict[str, str], store_plugins: list[Any],
     ) -> Any:
         from headwater.plugins import Plugins, use_plugins
         from headwater.stores import close_stores
@@ -114,7 +120,10 @@ class StoreConformance:
             monkeypatch.delenv(name, raising=False)
         for name, value in store_environment.items():
             monkeypatch.setenv(name, value)
-        with use_plugins(Plugins()):
+        plugins = Plugins()
+        for number, plugin in enumerate(store_plugins):
+            plugins.register(plugin, name=f"store-under-test-{number}")
+        with use_plugins(plugins):
             yield
         close_stores()
 
