@@ -276,9 +276,7 @@ class Server:
         died = [child for child in finished if child.process is not None and child.process.returncode != 0]
         if not died:
             return
-        mark = getattr(self.store, "mark_crashed_runs", None)
-        if mark is not None:
-            mark()  # the rows the child wrote carry its pid (waits for its last writes to land)
+        self.store.mark_crashed_runs()  # the rows the child wrote carry its pid (waits for its last writes to land)
         from .states import Crashed
 
         for child in died:

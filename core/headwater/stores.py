@@ -114,6 +114,14 @@ class Store(abc.ABC):
     def read_result(self, storage_key: str) -> bytes:
         """The payload under ``storage_key``; raise ``KeyError`` when there is none."""
 
+    def mark_crashed_runs(self) -> int:
+        """Record as Crashed each unfinished run whose process is gone; return how many.
+
+        A store calls it when it is opened; the serving layer calls it again when a run's process
+        dies. The default finds none (a store that cannot tell dead processes from live ones).
+        """
+        return 0
+
     def flush(self) -> None:
         """Make every write so far durable and visible to other processes."""
 
