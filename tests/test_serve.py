@@ -43,11 +43,27 @@ def project(tmp_path, headwater_home):
     return tmp_path
 
 
+_servers = []
+
+
+@pytest.fixture(autouse=True)
+def _no_server_outlives_its_test():
+    """A test that fails before it stops its server must not leave it serving (and spawning runs)."""
+    yield
+    while _servers:
+        server = _servers.pop()
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+
+
 def start_server(project, *args):
-    return subprocess.Popen(
+    server = subprocess.Popen(
         [sys.executable, "-m", "headwater.cli", "serve", *args], cwd=project, env=os.environ.copy(),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
+    _servers.append(server)
+    return server
 
 
 def stop(server, how=signal.SIGINT, timeout=60):
