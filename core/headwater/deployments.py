@@ -6,7 +6,7 @@ Each name raises :class:`~headwater.exceptions.NotAvailable` when imported, sayi
 from ._server_only import server_only_names
 
 _CALL_IT = (
-    "Call the flow from a script, cron or CI instead; its runs are recorded in the store all the same."
+    "Serve the flow on a schedule with flow.serve(...) or `headwater serve FILE.py:FLOW`, or call it from a script; its runs are recorded in the store all the same."
 )
 
 __getattr__ = server_only_names(__name__, {

@@ -267,16 +267,16 @@ class Flow(Generic[P, R]):
 
     # -- Prefect's deployments, which need its server ----------------------------------------------
     def deploy(self, *args: Any, **kwargs: Any) -> NoReturn:
-        """Not available: a deployment is kept by Prefect's server. Call the flow from a script, cron or CI."""
+        """Not available: a deployment is kept by Prefect's server. Serve the flow (``Flow.serve``) or call it."""
         from ._server_only import not_available
 
-        not_available("Flow.deploy", "Call the flow from a script, cron or CI; its runs are recorded in the store all the same.")
+        not_available("Flow.deploy", "Serve the flow on a schedule with flow.serve(...) or `headwater serve FILE.py:FLOW`, or call it from a script; its runs are recorded in the store all the same.")
 
     def to_deployment(self, *args: Any, **kwargs: Any) -> NoReturn:
         """Not available: a deployment is kept by Prefect's server."""
         from ._server_only import not_available
 
-        not_available("Flow.to_deployment", "Call the flow from a script, cron or CI; its runs are recorded in the store all the same.")
+        not_available("Flow.to_deployment", "Serve the flow on a schedule with flow.serve(...) or `headwater serve FILE.py:FLOW`, or call it from a script; its runs are recorded in the store all the same.")
 
     @classmethod
     def from_source(cls, *args: Any, **kwargs: Any) -> NoReturn:

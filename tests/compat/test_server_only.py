@@ -9,7 +9,7 @@ from headwater.exceptions import NotAvailable
 @pytest.mark.parametrize(
     "module, name, advice",
     [
-        ("headwater.deployments", "Deployment", "Call the flow from a script, cron or CI"),
+        ("headwater.deployments", "Deployment", "headwater serve FILE.py:FLOW"),
         ("headwater.deployments", "run_deployment", "Import the flow and call it"),
         ("headwater.blocks", "Block", "headwater.filesystems"),
         ("headwater.blocks.system", "Secret", "environment variable"),
