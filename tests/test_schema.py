@@ -31,12 +31,12 @@ def test_first_schema_database_opens_and_keeps_its_rows(headwater_home):
     conn = sqlite3.connect(headwater_home / "headwater.db")
     try:
         # Opened by this headwater, it was upgraded in place: the new tables and column exist, the version says so.
-        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("4",)
+        assert conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("5",)
         tables = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        assert {"logs", "concurrency_limits", "concurrency_slots", "artifacts", "run_requests"} <= tables
+        assert {"logs", "concurrency_limits", "concurrency_slots", "artifacts", "run_requests", "heartbeats"} <= tables
         assert "task_key" in {row[1] for row in conn.execute("PRAGMA table_info(cache_entries)")}
         indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-        assert "ix_cache_entries_task_key" in indexes
+        assert {"ix_cache_entries_task_key", "ix_flow_runs_state_type_created", "ix_flow_runs_parent_flow_run_id"} <= indexes
         # Schema 4 counts Paused runs as unfinished (a crash while paused is found): the partial indexes were made again.
         [unfinished] = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'ix_flow_runs_unfinished'").fetchone()
         assert "'PAUSED'" in unfinished

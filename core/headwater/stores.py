@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from .settings import Settings
     from .states import State
 
-__all__ = ["Store", "CacheEntry", "DeletedRuns", "get_store", "close_stores"]
+__all__ = ["Store", "CacheEntry", "DeletedRuns", "FlowRunQuery", "FlowRunCount", "get_store", "close_stores"]
 
 
 @dataclasses.dataclass(frozen=True, init=False)
@@ -66,6 +66,50 @@ class DeletedRuns:
     log_lines: int = 0
     payloads: int = 0
     artifacts: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowRunQuery:
+    """Which flow runs to list or count (``Store.query_flow_runs``, ``Store.count_flow_runs``).
+
+    Every field given narrows the query; the default matches every flow run. Times are compared
+    with the run's ``created``.
+    """
+
+    flow_name: Optional[str] = None
+    #: Runs whose newest state has one of these types (``StateType`` values such as ``"FAILED"``).
+    state_types: tuple[str, ...] = ()
+    #: Runs that carry every one of these tags.
+    tags: tuple[str, ...] = ()
+    #: Runs created at or after ``since`` and before ``until``.
+    since: Optional[_dt.datetime] = None
+    until: Optional[_dt.datetime] = None
+    #: The subflow runs of that flow run.
+    parent_flow_run_id: Optional[str] = None
+
+    def matches(self, run: FlowRunRecord) -> bool:
+        """Whether ``run`` is one the query asks for: the meaning every store's SQL must keep."""
+        if self.flow_name is not None and run.flow_name != self.flow_name:
+            return False
+        if self.state_types and (run.state is None or run.state.type.value not in self.state_types):
+            return False
+        if self.tags and not set(self.tags).issubset(run.tags):
+            return False
+        if self.since is not None and run.created < self.since:
+            return False
+        if self.until is not None and run.created >= self.until:
+            return False
+        return self.parent_flow_run_id is None or run.parent_flow_run_id == self.parent_flow_run_id
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowRunCount:
+    """How many flow runs of a query have newest state ``state_type`` (``None``: no state yet), in a time bucket."""
+
+    #: The bucket's start (a multiple of the bucket size since the Unix epoch), or ``None`` when not bucketed.
+    bucket: Optional[_dt.datetime]
+    state_type: Optional[str]
+    count: int
 
 
 class Store(abc.ABC):
@@ -237,6 +281,39 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def read_state_history(self, run_id: str) -> list[StateRecord]:
         """Every state a run went through, oldest first."""
+
+    # Reads for browsing a large record (the web UI). The defaults below are built on the reads
+    # above and load every run; a store that holds many runs answers them in its own query language.
+
+    def query_flow_runs(self, query: FlowRunQuery, limit: int = 50, offset: int = 0) -> list[FlowRunRecord]:
+        """The flow runs ``query`` matches, newest first (by ``created``, then id), skipping ``offset``."""
+        found = [run for run in self.read_flow_runs(limit=2**62) if query.matches(run)]
+        return found[offset:offset + limit]
+
+    def count_flow_runs(self, query: FlowRunQuery, bucket_seconds: Optional[float] = None) -> list[FlowRunCount]:
+        """The flow runs ``query`` matches, counted by newest state type and, given ``bucket_seconds``,
+        by the bucket of that many seconds (counted from the Unix epoch) each was created in.
+
+        Ordered by bucket, then state type (``None`` first); buckets with no run are left out.
+        """
+        counts: dict[tuple[Optional[float], Optional[str]], int] = {}
+        for run in self.read_flow_runs(limit=2**62):
+            if query.matches(run):
+                bucket = None if bucket_seconds is None else run.created.timestamp() // bucket_seconds * bucket_seconds
+                key = (bucket, run.state.type.value if run.state else None)
+                counts[key] = counts.get(key, 0) + 1
+        return [
+            FlowRunCount(None if bucket is None else _dt.datetime.fromtimestamp(bucket, _dt.timezone.utc), state_type, count)
+            for (bucket, state_type), count in sorted(counts.items(), key=lambda item: (item[0][0] or 0, item[0][1] or ""))
+        ]
+
+    def read_task_run(self, run_id: str) -> Optional[TaskRunRecord]:
+        """One task run by its whole id, or ``None``."""
+        return next((run for run in self.read_task_runs(limit=2**62) if run.id == run_id), None)
+
+    def read_state_histories(self, run_ids: Sequence[str]) -> dict[str, list[StateRecord]]:
+        """The state history of each of ``run_ids`` (one lookup for the task runs of a large flow run)."""
+        return {run_id: self.read_state_history(run_id) for run_id in run_ids}
 
     @abc.abstractmethod
     def clear_cache(self, key: Optional[str] = None, expired_only: bool = False) -> int:

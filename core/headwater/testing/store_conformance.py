@@ -15,7 +15,8 @@ plugin set; ``store`` is the store those variables open, and flows run in the te
 
 What the contract covers: states recorded and read back, the run's row always as of the last
 state of its history; runs read by id, part of an id and name; newest-first listing; result
-payloads (a missing key is a ``KeyError``; a large payload whole); cache entries filed,
+payloads (a missing key is a ``KeyError``; a large payload whole); flow runs queried by flow,
+state, tags, time and parent run, a page at a time, and counted by state and time bucket; cache entries filed,
 listed and cleared; stored log lines by level and after an id; deleting runs with everything
 under them; tag concurrency limits (all-or-none slots, refusals); artifacts; requests to a
 run; schedules (a due time claimed once); and a flow with retries and a cache hit, run on the
@@ -40,7 +41,7 @@ from headwater.exceptions import AmbiguousRunId
 from headwater.orchestration import commit_state
 from headwater.runs import FlowRun, TaskRun
 from headwater.states import AwaitingRetry, Completed, Failed, Pending, Retrying, Running, State
-from headwater.stores import CacheEntry, Store
+from headwater.stores import CacheEntry, FlowRunQuery, Store
 
 __all__ = ["StoreConformance", "OPTIONAL_PARTS"]
 
@@ -179,6 +180,62 @@ class StoreConformance:
         assert [r.name for r in store.read_flow_runs()] == ["run-4", "run-3", "run-2", "run-1", "run-0"]
         assert [r.name for r in store.read_flow_runs(flow_name="a")] == ["run-3", "run-1"]
         assert len(store.read_flow_runs(limit=2)) == 2
+
+    def test_flow_runs_are_queried_by_flow_state_tag_time_and_parent_and_counted(self, store: Store) -> None:
+        base = _dt.datetime(2026, 1, 1, tzinfo=_UTC)
+        runs = []
+        for n in range(6):  # a minute apart; even ones of flow "a", tagged by n, every third one Failed
+            run = _flow_run(f"run-{n}", flow_name="a" if n % 2 == 0 else "b")
+            run.tags = ("nightly", "big") if n < 2 else ("nightly",) if n < 4 else ("nightly-extra",)
+            run.created = base + _dt.timedelta(minutes=n)
+            final = Failed("boom") if n % 3 == 0 else Completed()
+            _moved(run, store, State(Pending().type, "Pending", timestamp=run.created), final)
+            runs.append(run)
+        sub = _flow_run("sub", flow_name="a", parent_flow_run_id=runs[0].id)
+        sub.created = base + _dt.timedelta(minutes=10)
+        _moved(sub, store, State(Pending().type, "Pending", timestamp=sub.created))
+        store.flush()
+
+        def names(query: FlowRunQuery, **page: int) -> list[str]:
+            return [r.name for r in store.query_flow_runs(query, **page)]
+
+        assert names(FlowRunQuery()) == ["sub", "run-5", "run-4", "run-3", "run-2", "run-1", "run-0"]
+        assert names(FlowRunQuery(), limit=2, offset=2) == ["run-4", "run-3"]
+        assert names(FlowRunQuery(flow_name="a")) == ["sub", "run-4", "run-2", "run-0"]
+        assert names(FlowRunQuery(state_types=("FAILED",))) == ["run-3", "run-0"]
+        assert names(FlowRunQuery(state_types=("FAILED", "PENDING"))) == ["sub", "run-3", "run-0"]
+        assert names(FlowRunQuery(tags=("nightly",))) == ["run-3", "run-2", "run-1", "run-0"]  # not nightly-extra
+        assert names(FlowRunQuery(tags=("nightly", "big"))) == ["run-1", "run-0"]
+        since, until = base + _dt.timedelta(minutes=2), base + _dt.timedelta(minutes=4)
+        assert names(FlowRunQuery(since=since, until=until)) == ["run-3", "run-2"]  # until is left out
+        assert names(FlowRunQuery(parent_flow_run_id=runs[0].id)) == ["sub"]
+        assert names(FlowRunQuery(flow_name="nope")) == []
+        for query in (FlowRunQuery(), FlowRunQuery(flow_name="a", tags=("nightly",)), FlowRunQuery(state_types=("COMPLETED",))):
+            assert names(query) == [r.name for r in store.read_flow_runs(limit=100) if query.matches(r)], query
+
+        counts = {(c.state_type, c.count) for c in store.count_flow_runs(FlowRunQuery())}
+        assert counts == {("PENDING", 1), ("FAILED", 2), ("COMPLETED", 4)}
+        assert [(c.state_type, c.count) for c in store.count_flow_runs(FlowRunQuery(flow_name="b"))] == [("COMPLETED", 2), ("FAILED", 1)]
+        buckets = store.count_flow_runs(FlowRunQuery(until=base + _dt.timedelta(minutes=9)), bucket_seconds=120)
+        assert [(c.bucket, c.state_type, c.count) for c in buckets] == [
+            (base, "COMPLETED", 1), (base, "FAILED", 1),
+            (base + _dt.timedelta(minutes=2), "COMPLETED", 1), (base + _dt.timedelta(minutes=2), "FAILED", 1),
+            (base + _dt.timedelta(minutes=4), "COMPLETED", 2),
+        ]
+
+    def test_task_runs_and_state_histories_are_read_by_id(self, store: Store) -> None:
+        run = _flow_run()
+        first, second = _task_run(run, "first"), _task_run(run, "second")
+        _moved(first, store, Pending(), Running(), Completed())
+        _moved(second, store, Pending(), Running(), Failed("boom"))
+        store.flush()
+        found = store.read_task_run(second.id)
+        assert found is not None and found.name == "second" and found.state is not None and found.state.message == "boom"
+        assert store.read_task_run("no-such-run") is None
+        histories = store.read_state_histories([first.id, second.id, "no-such-run"])
+        assert {run_id: [s.name for s in states] for run_id, states in histories.items()} == {
+            first.id: ["Pending", "Running", "Completed"], second.id: ["Pending", "Running", "Failed"], "no-such-run": [],
+        }
 
     # -- results and the cache -----------------------------------------------------------------------
     def test_result_payloads_round_trip_whole_and_a_missing_one_is_a_key_error(self, store: Store) -> None:

@@ -16,6 +16,9 @@ Schema history (opening an older database upgrades it in one transaction, with
    count as unfinished, so the partial indexes of unfinished runs are made again. Served flows:
    ``schedules``, ``schedule_runs`` (each due time claimed once, by one serving process) and
    ``schedule_requests`` (runs asked for with ``headwater schedules run``).
+5. Indexes for browsing many flow runs (by state, by parent run), and ``heartbeats``: when each
+   process that runs flows last said it was alive, so a run of another host whose process is
+   gone is found out (see ``mark_crashed_runs``).
 
 Databases written before the schema was plain DDL were created by SQLAlchemy from the same
 tables: their columns, types and indexes are the ones below, in other words.
@@ -26,7 +29,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Optional
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # The columns every run has. The last five are the run's newest state, kept on the run row so
 # listing runs needs no join; host, pid and process_token name the process running it (see
@@ -154,12 +157,23 @@ TABLES = {
     schedule VARCHAR NOT NULL,
     parameters TEXT NOT NULL,
     created VARCHAR NOT NULL)""",
+    # The newest heartbeat of each process running flows; last_seen is seconds since the epoch.
+    # process_token is '' where the process has none, so that the key is never NULL.
+    "heartbeats": """(
+    host VARCHAR NOT NULL,
+    pid INTEGER NOT NULL,
+    process_token VARCHAR NOT NULL,
+    last_seen FLOAT NOT NULL,
+    PRIMARY KEY (host, pid, process_token))""",
 }
 
 INDEXES = {
     "ix_flow_runs_flow_name_created": "flow_runs (flow_name, created)",
     "ix_flow_runs_created": "flow_runs (created)",
     "ix_flow_runs_unfinished": f"flow_runs (host) WHERE {UNFINISHED}",
+    # Runs in a state, newest first, and the counts by state over time: read from the index alone.
+    "ix_flow_runs_state_type_created": "flow_runs (state_type, created)",
+    "ix_flow_runs_parent_flow_run_id": "flow_runs (parent_flow_run_id) WHERE parent_flow_run_id IS NOT NULL",
     "ix_task_runs_flow_run_id": "task_runs (flow_run_id)",
     "ix_task_runs_unfinished": f"task_runs (host) WHERE {UNFINISHED}",
     "ix_states_run_id": "states (run_id)",
@@ -199,7 +213,7 @@ def create(conn: sqlite3.Connection) -> None:
 
 def upgrade(conn: sqlite3.Connection, found: int) -> None:
     """Bring a database at schema ``found`` to ``SCHEMA_VERSION`` (``conn`` in a transaction)."""
-    _create_tables(conn)  # the tables added by versions 2, 3 and 4
+    _create_tables(conn)  # the tables added by versions 2 to 5
     if found < 3:
         if "task_key" not in columns(conn, "cache_entries"):
             conn.execute("ALTER TABLE cache_entries ADD COLUMN task_key VARCHAR")

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
 from headwater.exceptions import AmbiguousRunId, StoreError
-from headwater.stores import CacheEntry, DeletedRuns, Store
+from headwater.stores import CacheEntry, DeletedRuns, FlowRunCount, FlowRunQuery, Store
 
 from . import limits, read_ahead, schema
 from .committer import Committer, ProcessCommitter, ThreadCommitter
@@ -742,6 +742,35 @@ class SQLiteStore(Store):
 
         return [flow_record(row) for row in rows]
 
+    def query_flow_runs(self, query: FlowRunQuery, limit: int = 50, offset: int = 0) -> list[FlowRunRecord]:
+        where, args = _flow_run_conditions(query)
+        with self._reading() as conn:
+            rows = _named_rows(
+                conn, f"SELECT * FROM flow_runs{where} ORDER BY created DESC, id DESC LIMIT ? OFFSET ?", (*args, limit, offset)
+            )
+        from .records_of import flow_record
+
+        return [flow_record(row) for row in rows]
+
+    def count_flow_runs(self, query: FlowRunQuery, bucket_seconds: Optional[float] = None) -> list[FlowRunCount]:
+        where, args = _flow_run_conditions(query)
+        if bucket_seconds is None:
+            bucket, bucket_args = "NULL", ()
+        else:  # whole seconds of created since the epoch, floored to the bucket
+            bucket, bucket_args = "CAST(strftime('%s', created) AS INTEGER) / ? * ?", (bucket_seconds, bucket_seconds)
+            if float(bucket_seconds).is_integer():
+                bucket_args = (int(bucket_seconds), int(bucket_seconds))
+        with self._reading() as conn:
+            rows = conn.execute(
+                f"SELECT {bucket} AS bucket, state_type, count(*) FROM flow_runs{where} "
+                "GROUP BY bucket, state_type ORDER BY bucket, state_type",
+                (*bucket_args, *args),
+            ).fetchall()
+        return [
+            FlowRunCount(None if at is None else _dt.datetime.fromtimestamp(at, _dt.timezone.utc), state_type, count)
+            for at, state_type, count in rows
+        ]
+
     def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
         escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._reading() as conn:
@@ -780,6 +809,32 @@ class SQLiteStore(Store):
             StateRecord(type=kind, name=name, message=message, timestamp=_moment(moment), storage_key=storage_key)
             for kind, name, message, moment, storage_key in rows
         ]
+
+    def read_task_run(self, run_id: str) -> Optional[TaskRunRecord]:
+        with self._reading() as conn:
+            rows = _named_rows(conn, "SELECT * FROM task_runs WHERE id = ?", (run_id,))
+        from .records_of import task_record
+
+        return task_record(rows[0]) if rows else None
+
+    def read_state_histories(self, run_ids: Sequence[str]) -> dict[str, list[StateRecord]]:
+        from headwater.records import StateRecord
+
+        histories: dict[str, list[StateRecord]] = {run_id: [] for run_id in run_ids}
+        ids = list(histories)
+        with self._reading() as conn:
+            for start in range(0, len(ids), 500):  # well under SQLite's limit of bound parameters
+                chunk = ids[start:start + 500]
+                rows = conn.execute(
+                    "SELECT run_id, type, name, message, timestamp, storage_key FROM states "
+                    f"WHERE run_id IN ({', '.join('?' * len(chunk))}) ORDER BY id",
+                    chunk,
+                ).fetchall()
+                for run_id, kind, name, message, moment, storage_key in rows:
+                    histories[run_id].append(
+                        StateRecord(type=kind, name=name, message=message, timestamp=_moment(moment), storage_key=storage_key)
+                    )
+        return histories
 
     def clear_cache(self, key: Optional[str] = None, expired_only: bool = False) -> int:
         self.flush()
@@ -1060,6 +1115,33 @@ _RUNS_UNDER = (
     "WITH RECURSIVE flows(id) AS (SELECT ? UNION SELECT f.id FROM flow_runs f JOIN flows ON f.parent_flow_run_id = flows.id) "
     "SELECT id FROM flows UNION ALL SELECT t.id FROM task_runs t WHERE t.flow_run_id IN (SELECT id FROM flows)"
 )
+
+
+def _flow_run_conditions(query: FlowRunQuery) -> tuple[str, tuple[Any, ...]]:
+    """The WHERE clause (with its leading space, or empty) and arguments of ``query``, as ``FlowRunQuery.matches`` means it."""
+    conditions: list[str] = []
+    args: list[Any] = []
+    if query.flow_name is not None:
+        conditions.append("flow_name = ?")
+        args.append(query.flow_name)
+    if query.state_types:
+        conditions.append(f"state_type IN ({', '.join('?' * len(query.state_types))})")
+        args.extend(query.state_types)
+    for tag in query.tags:
+        # instr() on the JSON text as written (ASCII-escaped, like json.dumps) rules most rows out
+        # cheaply; json_each() then tells a tag from a part of a longer one.
+        conditions.append("instr(tags, ?) > 0 AND EXISTS (SELECT 1 FROM json_each(flow_runs.tags) WHERE value = ?)")
+        args.extend((json.dumps(tag), tag))
+    if query.since is not None:
+        conditions.append("created >= ?")
+        args.append(_text_of(query.since.astimezone(_dt.timezone.utc)))
+    if query.until is not None:
+        conditions.append("created < ?")
+        args.append(_text_of(query.until.astimezone(_dt.timezone.utc)))
+    if query.parent_flow_run_id is not None:
+        conditions.append("parent_flow_run_id = ?")
+        args.append(query.parent_flow_run_id)
+    return (" WHERE " + " AND ".join(conditions) if conditions else ""), tuple(args)
 
 
 def _named_rows(conn: sqlite3.Connection, sql: str, args: tuple = ()) -> list[sqlite3.Row]:
