@@ -37,6 +37,8 @@ def test_each_variable_is_parsed():
         "HEADWATER_STRICT_PLUGINS": "Yes",
         "HEADWATER_TRACE_PLUGINS": "0",
         "HEADWATER_PROGRESS": "OFF",
+        "HEADWATER_HEARTBEAT_INTERVAL": "0.5",
+        "HEADWATER_HEARTBEAT_TIMEOUT": " 30 ",
         "OTHER": "ignored",
     }
     settings = Settings.from_env(env)
@@ -49,6 +51,7 @@ def test_each_variable_is_parsed():
     assert (settings.store, settings.load_plugins, settings.block_plugins) == ("mine", "", "ray,dask")
     assert (settings.store_writer, settings.store_durability) == ("thread", "strict")
     assert (settings.strict_plugins, settings.trace_plugins, settings.progress) == (True, False, "off")
+    assert (settings.heartbeat_interval, settings.heartbeat_timeout) == (0.5, 30.0)
     assert set(settings.sources(env).values()) == {"env"}
 
 
@@ -70,6 +73,9 @@ def test_false_booleans(text):
         ("HEADWATER_PROGRESS", "sometimes", "must be one of auto, on, off"),
         ("HEADWATER_STORE_WRITER", "disk", "must be one of process, thread"),
         ("HEADWATER_STORE_DURABILITY", "paranoid", "must be one of batched, strict"),
+        ("HEADWATER_HEARTBEAT_INTERVAL", "often", "must be a number of seconds, such as 10 or 0.5"),
+        ("HEADWATER_HEARTBEAT_TIMEOUT", "0", "must be a number of seconds above 0"),
+        ("HEADWATER_HEARTBEAT_TIMEOUT", "nan", "must be a number of seconds above 0"),
     ],
 )
 def test_a_bad_value_names_the_variable_the_value_and_what_it_must_be(variable, value, says):
@@ -90,6 +96,7 @@ def test_every_setting_is_described_in_order():
     descriptions = Settings.descriptions()
     assert list(descriptions) == [
         "home", "database_url", "local_storage_path", "results_persist_by_default", "results_default_serializer", "logging_level", "logging_log_prints", "logging_extra_loggers", "store", "store_writer", "store_durability",
+        "heartbeat_interval", "heartbeat_timeout",
         "load_plugins", "block_plugins", "strict_plugins", "trace_plugins", "progress",
     ]
     assert all(text.endswith(".") for text in descriptions.values())

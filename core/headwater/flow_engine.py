@@ -10,6 +10,7 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any, Generator, Optional
 
+from . import heartbeats
 from .context import FlowRunContext, flow_run_context, logs_prints, task_run_context
 from .environment import standalone_environment
 from .exceptions import ParameterError
@@ -109,6 +110,8 @@ class FlowRunEngine(RunEngine):
         self.logger.relabel(f"Flow run '{name}'")
 
     def begin(self) -> None:
+        if self.run.parent_flow_run_id is None:  # the process is heard from while it runs (a subflow is inside its run)
+            heartbeats.hold(self.store)
         self._begin_pending()
         self.logger.info("Beginning flow run '%s' for flow '%s'", self.run.name, self.flow.name)
         start_progress(self.context)
@@ -204,6 +207,7 @@ class FlowRunEngine(RunEngine):
         """Records of a top-level run reach the database, and its log lines stderr, before its caller gets the result."""
         stop_progress(self.context)
         if self.run.parent_flow_run_id is None:
+            heartbeats.release(self.store)
             write_queued_lines()
             self.store.flush()
 

@@ -137,7 +137,17 @@ class Server:
         self._stopping.set()
 
     def serve_until_stopped(self) -> None:
+        from . import heartbeats
+
         self._register()
+        # The runs it records Scheduled are its own until their processes take them: it is heard from.
+        heartbeats.hold(self.store)
+        try:
+            self._serve()
+        finally:
+            heartbeats.release(self.store)
+
+    def _serve(self) -> None:
         if not self.in_process:
             self._standby = self._start_standby()
         now = _dt.datetime.now(_UTC)

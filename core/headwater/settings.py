@@ -73,6 +73,16 @@ def _bool(text: str) -> bool:
     raise ValueError("must be a boolean: 1, true, yes or on; 0, false, no or off")
 
 
+def _positive_seconds(text: str) -> float:
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise ValueError("must be a number of seconds, such as 10 or 0.5") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError("must be a number of seconds above 0")
+    return seconds
+
+
 def _text(text: str) -> str:
     return text
 
@@ -113,6 +123,15 @@ class Settings:
         "When a run's final state is committed: batched (with the states around it, within about 50 ms) or strict "
         "(before its result is handed back, so a result a caller saw is always recorded; slower).",
         _one_of(STORE_DURABILITIES),
+    )
+    heartbeat_interval: float = _setting(
+        10.0, "Seconds between the heartbeats a process with unfinished runs records in the store.", _positive_seconds
+    )
+    heartbeat_timeout: float = _setting(
+        90.0,
+        "Seconds without a heartbeat after which an unfinished run of another host is recorded Crashed "
+        "(runs of this host are checked by their process id).",
+        _positive_seconds,
     )
     load_plugins: Optional[str] = _setting(None, "Comma-separated entry points to load; empty loads none; unset loads all.")
     block_plugins: str = _setting("", "Comma-separated entry points never to load.")

@@ -19,6 +19,7 @@ from .exceptions import StoreError
 
 if TYPE_CHECKING:
     from .concurrency import ConcurrencyLimit, SlotRefusal
+    from .processes import ProcessIdentity
     from .records import ArtifactRecord, CacheEntryRecord, ScheduleRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
     from .runs import FlowRun, TaskRun
     from .settings import Settings
@@ -162,9 +163,22 @@ class Store(abc.ABC):
         """Record as Crashed each unfinished run whose process is gone; return how many.
 
         A store calls it when it is opened; the serving layer calls it again when a run's process
-        dies. The default finds none (a store that cannot tell dead processes from live ones).
+        dies. A run of this host is gone when its process is (``headwater.processes.is_alive``); one
+        of another host when its process's heartbeats stopped (see :meth:`record_heartbeat`). The
+        message of the Crashed state names the host and the pid. The default finds none (a store
+        that cannot tell dead processes from live ones).
         """
         return 0
+
+    def record_heartbeat(self, process: ProcessIdentity, timestamp: float) -> None:
+        """``process`` is alive at ``timestamp`` (seconds since the epoch). Not buffered.
+
+        Called every ``heartbeat_interval`` seconds, from a thread of its own, by each process with
+        unfinished runs (see :mod:`headwater.heartbeats`). A store that keeps heartbeats also has
+        :meth:`mark_crashed_runs` record Crashed each unfinished run of another host whose process's
+        newest heartbeat, or newest state when it sent none, is older than ``heartbeat_timeout``.
+        The default keeps none: runs of other hosts are then never found crashed.
+        """
 
     def flush(self) -> None:
         """Make every write so far durable and visible to other processes."""

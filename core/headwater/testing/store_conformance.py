@@ -46,7 +46,9 @@ from headwater.stores import CacheEntry, FlowRunQuery, Store
 __all__ = ["StoreConformance", "OPTIONAL_PARTS"]
 
 #: The parts of the contract a store may leave out (each a group of the methods of ``Store``).
-OPTIONAL_PARTS = frozenset({"logs", "cache listing", "deleting runs", "concurrency limits", "artifacts", "run requests", "schedules"})
+OPTIONAL_PARTS = frozenset({
+    "logs", "cache listing", "deleting runs", "concurrency limits", "artifacts", "run requests", "schedules", "heartbeats",
+})
 
 _UTC = _dt.timezone.utc
 
@@ -361,6 +363,27 @@ class StoreConformance:
         store.request_schedule_run("nightly", {"full": False})
         assert store.take_schedule_run_requests("nightly") == [{"full": False}]
         assert store.take_schedule_run_requests("nightly") == []
+
+    # -- crashes found ---------------------------------------------------------------------------------------------
+    def test_a_run_of_another_host_is_crashed_when_its_heartbeats_stop(self, store: Store) -> None:
+        self._needs("heartbeats")
+        from headwater.processes import ProcessIdentity
+
+        an_hour_ago = _dt.datetime.now(_UTC) - _dt.timedelta(hours=1)
+        silent, beating = ProcessIdentity("conformance-host-a", 4242, "a:1"), ProcessIdentity("conformance-host-b", 4343, None)
+        left, alive = _flow_run("left-behind", process=silent), _flow_run("still-running", process=beating)
+        for run in (left, alive):
+            _moved(run, store, State(Running().type, "Running", timestamp=an_hour_ago))
+        store.record_heartbeat(silent, an_hour_ago.timestamp())
+        store.record_heartbeat(beating, _dt.datetime.now(_UTC).timestamp())
+        store.flush()
+        assert store.mark_crashed_runs() == 1
+        crashed, running = store.read_flow_run(left.id), store.read_flow_run(alive.id)
+        assert crashed is not None and crashed.state is not None and crashed.state.name == "Crashed"
+        assert crashed.state.message is not None and "conformance-host-a" in crashed.state.message and "4242" in crashed.state.message
+        assert [s.name for s in store.read_state_history(left.id)] == ["Running", "Crashed"]
+        assert running is not None and running.state is not None and running.state.name == "Running"
+        assert store.mark_crashed_runs() == 0  # found once
 
     # -- end to end ----------------------------------------------------------------------------------------------
     def test_a_flow_with_a_retry_and_a_cache_hit_is_recorded_whole(self, store: Store, tmp_path: Path) -> None:

@@ -507,7 +507,7 @@ class SQLiteStore(Store):
 
     name = "sqlite"
 
-    def __init__(self, url: str, storage_path: Path, writer: str = "process") -> None:
+    def __init__(self, url: str, storage_path: Path, writer: str = "process", heartbeat_timeout: float = 90.0) -> None:
         if writer not in WRITERS:
             raise StoreError(f"The sqlite store's writer must be one of {', '.join(WRITERS)}, not {writer!r} (HEADWATER_STORE_WRITER).")
         self.url = url
@@ -517,6 +517,7 @@ class SQLiteStore(Store):
         # every cached task, and cost one statement each. Reads, slots and the writes that cannot
         # wait for the writer (clearing the cache, deleting runs) go through it too.
         self._connections = threading.local()
+        self.heartbeat_timeout = heartbeat_timeout
         self._ensure_schema()
         self.mark_crashed_runs()
         # Entries this process filed are served from here until the writer has committed them.
@@ -543,7 +544,7 @@ class SQLiteStore(Store):
             raise StoreError(f"Cannot create the database {path} ({exc.strerror}). Set {setting} to a folder you can write to.") from None
         storage = settings.resolved_storage_path
         _open_folder(storage, "HEADWATER_LOCAL_STORAGE_PATH" if settings.local_storage_path else "HEADWATER_HOME")
-        return cls(url, storage, settings.store_writer)
+        return cls(url, storage, settings.store_writer, settings.heartbeat_timeout)
 
     def _connection(self) -> sqlite3.Connection:
         """This thread's connection to the database."""
@@ -579,11 +580,12 @@ class SQLiteStore(Store):
             )
 
     def mark_crashed_runs(self) -> int:
-        """Record as Crashed every unfinished run on this host whose process is gone; return how many.
+        """Record as Crashed every unfinished run whose process is gone; return how many.
 
         Called whenever the store is opened (a flow starting, ``headwater runs ls``), so a run
-        whose process was killed never stays Running. Runs of other hosts are left alone: their
-        processes cannot be checked from here.
+        whose process was killed never stays Running. A run of this host is gone when its process
+        is; a run of another host (a database on a shared disk) when its process's newest
+        heartbeat, or its newest state when there is none, is older than the heartbeat timeout.
         """
         from headwater.processes import current_process, is_alive
 
@@ -596,14 +598,18 @@ class SQLiteStore(Store):
             (host, host),
         ).fetchall()
         dead = [(table, run_id, pid) for table, run_id, pid, token in candidates if is_alive(host, pid, token) is False]
-        if not dead:
-            return 0
-        if self._wait_for_writers_of({pid for _, _, pid in dead}):
+        if dead and self._wait_for_writers_of({pid for _, _, pid in dead}):
             return self.mark_crashed_runs()  # their last batch is in: look again
+        crashed = [
+            (table, run_id, f"The process that ran it (pid {pid} on {host}) is gone: it was killed or crashed.")
+            for table, run_id, pid in dead
+        ]
+        crashed += self._silent_runs_of_other_hosts(conn, host)
+        if not crashed:
+            return 0
         now = _dt.datetime.now(_dt.timezone.utc).isoformat()
         with transaction(conn):
-            for table, run_id, pid in dead:
-                message = f"The process that ran it (pid {pid} on {host}) is gone: it was killed or crashed."
+            for table, run_id, message in crashed:
                 updated = conn.execute(
                     f"UPDATE {table} SET state_type = 'CRASHED', state_name = 'Crashed', state_message = ?, "
                     f"state_timestamp = ?, state_storage_key = NULL, end_time = ? WHERE id = ? AND {unfinished}",
@@ -615,8 +621,38 @@ class SQLiteStore(Store):
                         "VALUES (?, 'CRASHED', 'Crashed', ?, ?, NULL)",
                         (run_id, message, now),
                     )
-        logger.warning("Marked %d run(s) left behind by processes that are gone as Crashed.", len(dead))
-        return len(dead)
+        logger.warning("Marked %d run(s) left behind by processes that are gone as Crashed.", len(crashed))
+        return len(crashed)
+
+    def _silent_runs_of_other_hosts(self, conn: sqlite3.Connection, host: str) -> list[tuple[str, str, str]]:
+        """The unfinished runs of other hosts whose process has not been heard from for the heartbeat timeout."""
+        timeout = self.heartbeat_timeout
+        silent_since = time.time() - timeout
+        found = []
+        for table in ("flow_runs", "task_runs"):
+            rows = conn.execute(
+                f"SELECT r.id, r.host, r.pid, r.state_timestamp, h.last_seen FROM {table} r LEFT JOIN heartbeats h "
+                "ON h.host = r.host AND h.pid = r.pid AND h.process_token = COALESCE(r.process_token, '') "
+                f"WHERE r.host != ? AND {schema.UNFINISHED}",
+                (host,),
+            ).fetchall()
+            for run_id, run_host, pid, state_time, last_seen in rows:
+                heard = max(last_seen or 0.0, _moment(state_time).timestamp() if state_time else 0.0)
+                if heard < silent_since:
+                    at = _dt.datetime.fromtimestamp(heard, _dt.timezone.utc).isoformat(timespec="seconds")
+                    found.append((table, run_id, (
+                        f"The process that ran it (pid {pid} on {run_host}) was last heard from at {at}, more than "
+                        f"{timeout:g} s ago (HEADWATER_HEARTBEAT_TIMEOUT): it was killed, crashed or lost its host."
+                    )))
+        return found
+
+    def record_heartbeat(self, process: Any, timestamp: float) -> None:
+        with transaction(self._connection()) as conn:
+            conn.execute(
+                "INSERT INTO heartbeats (host, pid, process_token, last_seen) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (host, pid, process_token) DO UPDATE SET last_seen = excluded.last_seen",
+                (process.host, process.pid, process.start_token or "", timestamp),
+            )
 
     def _wait_for_writers_of(self, pids: set[int], timeout: float = 10.0) -> bool:
         """Wait until the writer processes of the dead processes ``pids`` have exited.
