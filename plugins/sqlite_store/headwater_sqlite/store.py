@@ -790,6 +790,7 @@ class SQLiteStore(Store):
 
     def count_flow_runs(self, query: FlowRunQuery, bucket_seconds: Optional[float] = None) -> list[FlowRunCount]:
         where, args = _flow_run_conditions(query)
+        bucket_args: tuple[Any, ...]
         if bucket_seconds is None:
             bucket, bucket_args = "NULL", ()
         else:  # whole seconds of created since the epoch, floored to the bucket
