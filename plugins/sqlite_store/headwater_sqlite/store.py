@@ -793,10 +793,9 @@ class SQLiteStore(Store):
         bucket_args: tuple[Any, ...]
         if bucket_seconds is None:
             bucket, bucket_args = "NULL", ()
-        else:  # whole seconds of created since the epoch, floored to the bucket
-            bucket, bucket_args = "CAST(strftime('%s', created) AS INTEGER) / ? * ?", (bucket_seconds, bucket_seconds)
-            if float(bucket_seconds).is_integer():
-                bucket_args = (int(bucket_seconds), int(bucket_seconds))
+        else:  # whole seconds of created since the epoch, floored to the bucket (CAST truncates: epochs are positive)
+            bucket = "CAST(CAST(strftime('%s', created) AS INTEGER) / ? AS INTEGER) * ?"
+            bucket_args = (float(bucket_seconds), bucket_seconds)
         with self._reading() as conn:
             rows = conn.execute(
                 f"SELECT {bucket} AS bucket, state_type, count(*) FROM flow_runs{where} "
