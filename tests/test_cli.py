@@ -215,6 +215,33 @@ def test_runs_ls_filters_by_state(runs):
     assert "No flow runs match." in ok("runs", "ls", "--state", "Crashed")
 
 
+def test_runs_ls_filters_by_tags_and_by_state_names_that_are_no_type(headwater_home):
+    import time
+
+    from headwater import flow
+
+    @flow(name="cli-slow", timeout_seconds=0.05)
+    def slow() -> None:
+        time.sleep(1)
+
+    from headwater import tags
+    from headwater.client import get_client
+
+    for labels in (("nightly", "big"), ("nightly",), ("nightly-extra",)):
+        with tags(*labels):
+            tiny()
+    slow(return_state=True)
+    by_tags = {tuple(sorted(r.tags)): r.name for r in get_client().read_flow_runs()}
+    ids = lambda *args: [d["name"] for d in json.loads(ok("runs", "ls", *args, "--json"))]  # noqa: E731
+    assert ids("--tag", "nightly") == [by_tags[("nightly",)], by_tags[("big", "nightly")]]
+    assert ids("--tag", "nightly", "--tag", "big") == [by_tags[("big", "nightly")]]
+    assert ids("--tag", "no-such-tag") == []
+    # TimedOut is a Failed state by type, by name only itself.
+    assert [d["flow_name"] for d in json.loads(ok("runs", "ls", "--state", "timedout", "--json"))] == ["cli-slow"]
+    assert ids("--state", "Failed") == []
+    assert len(ids("--state", "Completed", "--state", "TimedOut")) == 4
+
+
 def test_runs_ls_limit(runs):
     data = json.loads(ok("runs", "ls", "--limit", "2", "--json"))
     assert [d["id"] for d in data] == [runs["broken"].id, runs["etl_cached"].id]

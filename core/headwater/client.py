@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Optional
 if TYPE_CHECKING:
     from .concurrency import ConcurrencyLimit
     from .records import ArtifactRecord, CacheEntryRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
-    from .stores import Store
+    from .stores import FlowRunCount, FlowRunQuery, Store
 
 __all__ = ["Client", "get_client"]
 
@@ -21,6 +21,14 @@ class Client:
     def read_flow_runs(self, flow_name: Optional[str] = None, limit: int = 100) -> list[FlowRunRecord]:
         """Flow runs, newest first, optionally of one flow."""
         return self.store.read_flow_runs(flow_name=flow_name, limit=limit)
+
+    def query_flow_runs(self, query: FlowRunQuery, limit: int = 50, offset: int = 0) -> list[FlowRunRecord]:
+        """The flow runs ``query`` matches (flow, state types, tags, time range, parent run), newest first, a page at a time."""
+        return self.store.query_flow_runs(query, limit=limit, offset=offset)
+
+    def count_flow_runs(self, query: FlowRunQuery, bucket_seconds: Optional[float] = None) -> list[FlowRunCount]:
+        """How many flow runs ``query`` matches, by state type and, given ``bucket_seconds``, by time bucket."""
+        return self.store.count_flow_runs(query, bucket_seconds=bucket_seconds)
 
     def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
         """One flow run by id, unique id prefix or name."""

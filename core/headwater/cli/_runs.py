@@ -42,30 +42,34 @@ class Since(click.ParamType):
         return moment if moment.tzinfo else moment.astimezone()
 
 
-def _created_aware(record: FlowRunRecord) -> _dt.datetime:
-    created = record.created
-    return created if created.tzinfo else created.replace(tzinfo=_dt.timezone.utc)
-
-
 def select_flow_runs(
-    client: Client, flow: Optional[str], states: Sequence[str], since: Optional[_dt.datetime], limit: int
+    client: Client, flow: Optional[str], states: Sequence[str], since: Optional[_dt.datetime], limit: int,
+    tags: Sequence[str] = (),
 ) -> list[FlowRunRecord]:
-    """Flow runs newest first, filtered. The store filters by flow; state and time are filtered here,
-    reading further back until ``limit`` runs match or the store has no more."""
-    if not states and since is None:
-        return client.read_flow_runs(flow_name=flow, limit=limit)
-    wanted = {s.lower() for s in states}
-    fetch = max(limit * 4, 200)
-    while True:
-        records = client.read_flow_runs(flow_name=flow, limit=fetch)
-        matched = [
-            r for r in records
-            if (not wanted or (r.state_name or "").lower() in wanted) and (since is None or _created_aware(r) >= since)
-        ]
-        exhausted = len(records) < fetch or (since is not None and records and _created_aware(records[-1]) < since)
-        if len(matched) >= limit or exhausted:
-            return matched[:limit]
-        fetch *= 4
+    """Flow runs newest first, of a flow, with tags, since a moment, in states named ``states`` (any case).
+
+    The store filters by flow, tags and time, and by state type when every name asked for is a
+    type's (Completed, Failed: the common case); names of other states (TimedOut, Late) are
+    matched here, reading on a page at a time until ``limit`` runs match or none are left.
+    """
+    from headwater.states import StateType
+    from headwater.stores import FlowRunQuery
+
+    wanted = {name.lower() for name in states}
+    types = {t.value.lower(): t.value for t in StateType}
+    pushed = tuple(types[name] for name in sorted(wanted)) if wanted and wanted <= types.keys() else ()
+    query = FlowRunQuery(flow_name=flow, state_types=pushed, tags=tuple(tags), since=since)
+    if not wanted:
+        return client.query_flow_runs(query, limit=limit)
+    matched: list[FlowRunRecord] = []
+    page, offset = max(limit * 4, 200), 0
+    while len(matched) < limit:
+        found = client.query_flow_runs(query, limit=page, offset=offset)
+        matched += [r for r in found if (r.state_name or "").lower() in wanted]
+        if len(found) < page:
+            break
+        offset += page
+    return matched[:limit]
 
 
 def _state_type(record: Any) -> Optional[str]:
@@ -85,17 +89,20 @@ def runs() -> None:
 @click.option("--flow", "flow", metavar="NAME", help="Only runs of this flow.")
 @click.option("--state", "states", metavar="NAME", multiple=True,
               help="Only runs whose state is NAME (Completed, Failed, Crashed, ...; any case). Repeat for several.")
+@click.option("--tag", "tags", metavar="TAG", multiple=True, help="Only runs with this tag. Repeat for runs with all of several.")
 @click.option("--since", type=Since(), help="Only runs created since: 30m, 2h, 1d, 1w ago, or an ISO date.")
 @click.option("--limit", "-n", metavar="N", type=click.IntRange(min=1), default=20, show_default=True, help="Show at most N runs.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON list of flow run records.")
-def runs_ls(flow: Optional[str], states: tuple[str, ...], since: Optional[_dt.datetime], limit: int, as_json: bool) -> None:
+def runs_ls(
+    flow: Optional[str], states: tuple[str, ...], tags: tuple[str, ...], since: Optional[_dt.datetime], limit: int, as_json: bool
+) -> None:
     """List flow runs, newest first."""
-    records = select_flow_runs(open_client(), flow, states, since, limit)
+    records = select_flow_runs(open_client(), flow, states, since, limit, tags)
     if as_json:
         out.echo_json([r.model_dump(mode="json") for r in records])
         return
     if not records:
-        if flow or states or since:
+        if flow or states or tags or since:
             click.echo("No flow runs match.")
         else:
             click.echo("No flow runs yet. Run a flow, then try again.")
