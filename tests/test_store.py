@@ -318,7 +318,7 @@ def test_clear_cache_makes_tasks_run_again():
 
 
 def test_payload_files_refuse_keys_that_are_not_hex_digests(tmp_path):
-    from headwater_sqlite.files import PayloadFiles
+    from headwater.payload_files import PayloadFiles
 
     files = PayloadFiles(tmp_path / "payloads")
     good = "0123456789abcdef" * 4

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
-from typing import Any, Optional
+import time
+from typing import Any, Optional, Sequence
 
 from .exceptions import ConfigurationError
 
-__all__ = ["ConcurrencyLimit", "SlotHolder", "SlotRefusal", "check_limit", "check_tag"]
+__all__ = ["ConcurrencyLimit", "LimitedTags", "SlotHolder", "SlotRefusal", "check_limit", "check_tag"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,3 +93,32 @@ def slot_holder(row: Any) -> Optional[SlotHolder]:
         return None
     run_id, name, host, pid, acquired = row
     return SlotHolder(run_id, name, host, pid, _dt.datetime.fromisoformat(acquired))
+
+
+class LimitedTags:
+    """Which tags have a limit, read again at most every ``MAX_AGE`` seconds.
+
+    Most tagged task runs carry no limited tag. Asking the database for each of them
+    costs little alone but, on a runner's many threads, every call that leaves Python
+    is a chance to lose the interpreter to another thread: a tagged task cost twice an
+    untagged one. A limit created in this process applies at once; one created in
+    another process, to the task runs that start at most ``MAX_AGE`` seconds later.
+    """
+
+    MAX_AGE = 0.25
+
+    def __init__(self) -> None:
+        self._tags: frozenset[str] = frozenset()
+        self._read_at = -1e9
+
+    def any_limited(self, conn: Any, tags: Sequence[str]) -> bool:
+        """Whether one of ``tags`` has a limit; ``conn.execute(sql)`` reads the store's table of limits."""
+        now = time.monotonic()
+        if now - self._read_at > self.MAX_AGE:
+            self._tags = frozenset(tag for (tag,) in conn.execute("SELECT tag FROM concurrency_limits"))
+            self._read_at = now
+        return not self._tags.isdisjoint(tags)
+
+    def forget(self) -> None:
+        """Read again next time (this process changed a limit)."""
+        self._read_at = -1e9

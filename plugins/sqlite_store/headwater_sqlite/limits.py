@@ -11,7 +11,6 @@ processes at once.
 from __future__ import annotations
 
 import datetime as _dt
-import time
 from typing import Any, Optional, Sequence
 
 from headwater.concurrency import ConcurrencyLimit, SlotRefusal, slot_holder
@@ -55,34 +54,6 @@ def _refusal(conn: Any, limits: list[tuple[str, int]], run_id: str, reclaim: boo
 
 def _holders(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
     return tuple(slot_holder(row[:5]) for row in rows)
-
-
-class LimitedTags:
-    """Which tags have a limit, read again at most every ``MAX_AGE`` seconds.
-
-    Most tagged task runs carry no limited tag. Asking the database for each of them
-    costs little alone but, on a runner's many threads, every call that leaves Python
-    is a chance to lose the interpreter to another thread: a tagged task cost twice an
-    untagged one. A limit created in this process applies at once; one created in
-    another process, to the task runs that start at most ``MAX_AGE`` seconds later.
-    """
-
-    MAX_AGE = 0.25
-
-    def __init__(self) -> None:
-        self._tags: frozenset[str] = frozenset()
-        self._read_at = -1e9
-
-    def any_limited(self, conn: Any, tags: Sequence[str]) -> bool:
-        now = time.monotonic()
-        if now - self._read_at > self.MAX_AGE:
-            self._tags = frozenset(tag for (tag,) in conn.execute("SELECT tag FROM concurrency_limits"))
-            self._read_at = now
-        return not self._tags.isdisjoint(tags)
-
-    def forget(self) -> None:
-        """Read again next time (this process changed a limit)."""
-        self._read_at = -1e9
 
 
 def acquire(conn: Any, run: Any) -> tuple[str, ...] | SlotRefusal:

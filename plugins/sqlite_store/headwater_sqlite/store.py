@@ -14,7 +14,6 @@ a busy timeout lets a writer wait its turn rather than raise 'database is locked
 
 from __future__ import annotations
 
-import collections
 import contextlib
 import datetime as _dt
 import itertools
@@ -27,21 +26,21 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
+from headwater.batching import LINE_FIELDS, STATE_FIELDS, BatchWriter
+from headwater.concurrency import LimitedTags
 from headwater.exceptions import AmbiguousRunId, StoreError
 from headwater.stores import CacheEntry, DeletedRuns, FlowRunCount, FlowRunQuery, Store
 
 from . import limits, read_ahead, schema
 from .committer import Committer, ProcessCommitter, ThreadCommitter
 from .connections import BUSY_TIMEOUT_SECONDS, PRAGMAS, WAL_SIZE_LIMIT, connect, database_path, transaction
-from .files import PayloadFiles
+from headwater.payload_files import PayloadFiles
 
 if TYPE_CHECKING:  # the records are pydantic models: imported by the reads that make them (see records_of)
     from headwater.records import ArtifactRecord, CacheEntryRecord, ScheduleRecord, FlowRunRecord, LogLineRecord, StateRecord, TaskRunRecord
 
 logger = logging.getLogger("headwater.store")
 
-GATHER_SECONDS = 0.05  # how long the writer lets a batch gather (a flush does not wait for it)
-MAX_QUEUED = 30_000  # writes waiting for the writer thread (three or so per task run)
 MAX_ROWS_PER_STATEMENT = 256  # the most rows one INSERT of the writer carries (see _Insert)
 # The writer's statements, prepared once each: six tables, nine sizes each (see _Insert), and a
 # few more. A prepared statement keeps a copy of its last values; with statements of up to 4096
@@ -98,176 +97,31 @@ def _open_folder(path: Path, setting: str) -> None:
         raise StoreError(f"The folder {path} is not writable. Set {setting} to a folder you can write to.")
 
 
-class _Writer:
-    """One thread that turns queued writes into batches and has its committer commit each.
+class _Writer(BatchWriter):
+    """The shared batching writer (``headwater.batching``), committing each batch with a committer
+    (in a child process of its own, or in the writer thread: see ``committer.py``)."""
 
-    Queuing takes no lock: ``put`` appends to a deque (atomic under the GIL) and sets the wake-up
-    event only if the writer is asleep. Locks are taken only by those who wait: ``flush`` (for its
-    marker to be committed) and a ``put`` held back because the queue is full.
-    """
+    null = 0  # (see _NULL)
 
     def __init__(
         self, committer: Committer, own_entries: dict[str, CacheEntry], own_results: dict[str, bytes], ahead: read_ahead.ReadAhead
     ) -> None:
+        super().__init__()
         self.committer = committer  # used by the writer thread alone
         self.own_entries = own_entries
         self.ahead = ahead
         self.own_results = own_results
-        self.queue: collections.deque[tuple[str, Any, Any]] = collections.deque()
-        self.wake = threading.Event()  # set when there is something to write
-        # Whether ``wake`` is set, kept beside it (set before it, cleared before it): Event.is_set()
-        # is a Python call, and the queuing threads asked it three to five times a task run.
-        self.awake = False
-        self.cond = threading.Condition()  # notified after each batch: a put() held back by a full queue waits on it
-        # Whether the writer is building a batch's statements. A thread that changes a state meanwhile
-        # waits (on ``cond``) until they are built: the build is Python work, and when a flow's threads
-        # kept the interpreter lock, it took 20-100 ms instead of 1-5 (32 threads of the Concurrent
-        # runner), which a crash would have lost too. Waiting costs them nothing: under the lock, only
-        # one of them could run at a time anyway.
-        self.building = False
-        self.error: Optional[str] = None
-        self.closed = False
-        self.thread: Optional[threading.Thread] = None
-        self._start_lock = threading.Lock()
-        # States and log lines wait outside the queue, as flat runs of plain values (STATE_FIELDS and
-        # LINE_FIELDS a row), and go with each batch (flush() makes sure a batch comes). Plain values
-        # make no objects for the garbage collector to track: queued as a tuple holding its State,
-        # each state change of a busy flow left two for it, alive until their batch, and those set
-        # off collections of the whole heap (the writer takes them with _take).
-        self.states: collections.deque[Any] = collections.deque()
-        self.lines: collections.deque[Any] = collections.deque()
-        self.flush_wanted = threading.Event()
 
-    def put_state(self, run: Any, state: Any) -> None:
-        if self.building or len(self.states) >= MAX_QUEUED * STATE_FIELDS:
-            self._wait_for_room()
-        message, storage_key = state.message, state.storage_key
-        # One extend: atomic under the GIL, so the writer never sees half a row. The run's count of
-        # runs goes with its state: the writer writes the run's row as of this state (see _commit).
-        self.states.extend(
-            (
-                run, state.type._value_, state.name, _NULL if message is None else message, state.timestamp,
-                _NULL if storage_key is None else storage_key, run.run_count,
-            )
-        )
-        if not self.awake:
-            self._wake()
+    def prepare(self) -> None:
+        self.committer.prepare()
 
-    def put_line(self, row: tuple) -> None:
-        self.lines.extend(row)
-        if len(self.lines) > MAX_QUEUED * LINE_FIELDS:  # a run that logs far more than it changes state: let the writer catch up
-            self.put(("lines", None, None))
-        elif not self.awake:  # a line no state follows soon (a long task that logs) goes in the next batch too
-            self._wake()
+    def tidy(self) -> None:
+        self.committer.tidy()
 
-    def put(self, item: tuple[str, Any, Any]) -> None:
-        if len(self.queue) >= MAX_QUEUED:
-            self._wait_for_room()
-        self.queue.append(item)
-        if not self.awake:
-            self._wake()
-
-    def _full(self) -> bool:
-        return len(self.queue) >= MAX_QUEUED or len(self.states) >= MAX_QUEUED * STATE_FIELDS
-
-    def _wake(self) -> None:
-        if self.thread is None:
-            self._start()
-        self.awake = True
-        self.wake.set()
-
-    def _start(self) -> None:
-        with self._start_lock:
-            if self.thread is None:
-                self.thread = threading.Thread(target=self._loop, name="headwater-store-writer", daemon=True)
-                self.thread.start()
-
-    def _wait_for_room(self) -> None:
-        # Backpressure: a flow that outruns the disk waits here, so memory stays bounded
-        # (the flow waits for the writer at its end anyway); and a state waits for a batch being built.
-        with self.cond:
-            while (self.building or self._full()) and self.thread is not None and self.thread.is_alive():
-                self.cond.wait(0.5)
-
-    def flush(self) -> None:
-        """Return once everything queued before this call is committed (raise if it could not be)."""
-        done = threading.Event()
-        self.put(("flush", done, None))  # after every line and write queued so far
-        self.flush_wanted.set()  # the writer stops gathering: what is queued up to here is wanted now
-        while not done.wait(0.5):
-            if self.thread is None or not self.thread.is_alive():
-                if self.error is None:
-                    raise StoreError("headwater's store writer thread has stopped; run records queued since may be lost.")
-                break
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise StoreError(f"headwater could not write run records to the database: {error}")
-
-    def close(self) -> None:
-        self.flush()
-        self.closed = True
-        self.wake.set()
-        if self.thread is not None:
-            self.thread.join(5.0)
+    def release(self) -> None:
         self.committer.close()
 
-    def _loop(self) -> None:
-        queue, states, lines = self.queue, self.states, self.lines
-        self.committer.prepare()
-        # When the oldest write now waiting was queued, at the earliest: the moment the last batch
-        # was taken, or the writer woke from idling for the first write after it.
-        oldest = time.monotonic()
-        while True:
-            self.awake = False
-            self.wake.clear()  # before the queues are looked at: whatever is queued after sets it again
-            if not queue and not states and not lines:
-                if self.closed:
-                    return
-                self.wake.wait()
-                oldest = time.monotonic()
-                continue
-            # Let a batch gather, unless someone waits in flush(): each commit rewrites every page
-            # it touches into the WAL, so fewer commits keep the database files smaller (and cost
-            # the writer less). The gathering ends GATHER_SECONDS after the oldest write was queued,
-            # not after the last batch was committed: a batch that took long to commit is followed
-            # at once, so that no write waits for longer than the crash window the docs give.
-            wait = oldest + GATHER_SECONDS - time.monotonic()
-            if wait > 0:
-                self.flush_wanted.wait(wait)
-            self.flush_wanted.clear()
-            oldest = time.monotonic()  # (just before the batch takes the queues: later writes are the next batch's)
-            self.building = True  # until its statements are built (see __init__)
-            if self._write_batch():  # after the flushes are answered: a flow's end need not wait for the housekeeping
-                self.committer.tidy()
-
-    def _write_batch(self) -> bool:
-        """Commit everything queued, answer the flushes among it; return whether it was committed.
-
-        A method of its own so that the batch is let go of when it returns: held by the loop, the
-        last batch's runs and states stayed alive until the next one (in an idle process, for good).
-        """
-        queue = self.queue
-        try:
-            batch = [queue.popleft() for _ in range(len(queue))]
-            # Taken after the queue: every state and line queued before a flush marker in the batch is in.
-            committed = self._commit(batch, _take(self.states, STATE_FIELDS), _take(self.lines, LINE_FIELDS))
-        finally:
-            self._built()  # (done already, unless building the statements failed)
-        for kind, marker, _ in batch:
-            if kind == "flush":
-                marker.set()
-        with self.cond:
-            self.cond.notify_all()
-        return committed
-
-    def _built(self) -> None:
-        """The batch's statements are built: the threads that wait to change a state may go on."""
-        if self.building:
-            with self.cond:
-                self.building = False
-                self.cond.notify_all()
-
-    def _commit(self, batch: list[tuple[str, Any, Any]], state_values: list[Any], log_values: list[Any]) -> bool:
+    def write_batch(self, batch: list[tuple[str, Any, Any]], state_values: list[Any], log_values: list[Any]) -> bool:
         """Write the batch, its states and its log lines in one transaction (trying five times); return whether it was committed."""
         # Rows are built in their tables' column order: this is Python work done while holding the
         # GIL, so every microsecond here is one the flow's own thread waits for. The values go into
@@ -440,19 +294,7 @@ _WRITE_LOGS = _insert("logs", ("run_id", "flow_run_id", "level", "logger", "time
 # run in place of the run's id and its timestamp as a datetime (the writer turns them into text),
 # then the run's run_count as of that state.
 STATE_COLUMNS = _WRITE_STATES.columns
-STATE_FIELDS = STATE_COLUMNS + 1
-LINE_FIELDS = _WRITE_LOGS.columns
-
-
-def _take(values: collections.deque[Any], fields: int) -> list[Any]:
-    """Pop the rows queued in ``values`` so far, whole rows only, as one flat list."""
-    count = len(values)
-    count -= count % fields  # (a row goes in by one extend, so there is never part of one)
-    # popleft called count times from C (iter() with a sentinel no value equals), not from a Python loop.
-    return list(itertools.islice(iter(values.popleft, _NO_VALUE), count))
-
-
-_NO_VALUE = object()
+assert STATE_FIELDS == STATE_COLUMNS + 1 and LINE_FIELDS == _WRITE_LOGS.columns  # a queued state is a row of states and the run
 
 
 # Payloads up to this size go into the database (one lookup serves a cache hit); larger ones are files.
@@ -527,7 +369,7 @@ class SQLiteStore(Store):
         self._read_ahead = read_ahead.ReadAhead()
         committer = WRITERS[writer](self.path, BUSY_TIMEOUT_SECONDS, PRAGMAS, WAL_SIZE_LIMIT, WRITER_CACHED_STATEMENTS)
         self.writer = _Writer(committer, self._own_entries, self._own_results, self._read_ahead)
-        self._limited_tags = limits.LimitedTags()
+        self._limited_tags = LimitedTags()
 
     @classmethod
     def from_settings(cls, settings: Any) -> SQLiteStore:

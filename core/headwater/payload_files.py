@@ -1,4 +1,7 @@
-"""Result payloads as files in one folder, written atomically, named by hex digests only."""
+"""Result payloads as files in one folder, written atomically, named by hex digests only.
+
+Shared by the stores that keep large payloads beside their database (SQLite, PostgreSQL).
+"""
 
 from __future__ import annotations
 
