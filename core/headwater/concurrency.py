@@ -88,11 +88,11 @@ def check_limit(tag: str, limit: Any) -> int:
 
 
 def slot_holder(row: Any) -> Optional[SlotHolder]:
-    """A holder from a store row ``(task_run_id, task_run_name, host, pid, acquired_iso)``."""
+    """A holder from a store row ``(task_run_id, task_run_name, host, pid, acquired)``, acquired a datetime or ISO text."""
     if row is None:
         return None
     run_id, name, host, pid, acquired = row
-    return SlotHolder(run_id, name, host, pid, _dt.datetime.fromisoformat(acquired))
+    return SlotHolder(run_id, name, host, pid, acquired if isinstance(acquired, _dt.datetime) else _dt.datetime.fromisoformat(acquired))
 
 
 class LimitedTags:
