@@ -31,10 +31,22 @@ __all__ = [
 ]
 
 
+#: Prefect's top-level names that need its server: using one says what to do instead.
+_SERVER_ONLY = {
+    "serve": "To serve several flows, serve each with flow.serve(...) or `headwater serve FILE.py:FLOW`, one process each.",
+    "deploy": "Serve the flow with flow.serve(...) or `headwater serve FILE.py:FLOW`, or call it from a script.",
+    "aserve": "Serve the flow with flow.serve(...) or `headwater serve FILE.py:FLOW`.",
+}
+
+
 def __getattr__(name: str) -> object:
     # pluggy is only imported when a plugin asks for the marker.
     if name == "hookimpl":
         from .hookspecs import hookimpl
 
         return hookimpl
+    if name in _SERVER_ONLY:
+        from ._server_only import not_available
+
+        not_available(f"headwater.{name}", _SERVER_ONLY[name])
     raise AttributeError(f"module 'headwater' has no attribute {name!r}")

@@ -18,11 +18,24 @@ from typing import Any, Optional, Union
 
 from .exceptions import ConfigurationError
 
-__all__ = ["create_markdown_artifact", "create_table_artifact", "create_link_artifact", "check_artifact_key"]
+__all__ = ["Artifact", "create_markdown_artifact", "create_table_artifact", "create_link_artifact", "check_artifact_key"]
 
 _KEY = re.compile(r"^[a-z0-9-]+$")
 
 Table = Union[dict[str, list[Any]], list[dict[str, Any]], list[list[Any]]]
+
+
+class Artifact:
+    """Reading artifacts back in Python, as Prefect's ``Artifact.get(key)`` does."""
+
+    @classmethod
+    def get(cls, key: str) -> Optional[Any]:
+        """The newest artifact under ``key`` (an :class:`~headwater.records.ArtifactRecord`), or ``None``."""
+        from .stores import get_store
+
+        check_artifact_key(key)
+        found = get_store().read_artifacts(key=key, limit=1)
+        return found[0] if found else None
 
 
 def create_markdown_artifact(markdown: str, key: Optional[str] = None, description: Optional[str] = None) -> uuid.UUID:

@@ -18,7 +18,7 @@ from typing import Any, Optional, Union
 
 from .exceptions import ConfigurationError
 
-__all__ = ["LocalFileSystem", "RemoteFileSystem", "ResultStorage", "resolve_result_storage", "read_url"]
+__all__ = ["LocalFileSystem", "RemoteFileSystem", "S3", "GCS", "ResultStorage", "resolve_result_storage", "read_url"]
 
 
 class RemoteFileSystem:
@@ -59,6 +59,29 @@ class LocalFileSystem(RemoteFileSystem):
     def __init__(self, basepath: Union[str, os.PathLike[str]]) -> None:
         folder = Path(basepath).expanduser().resolve()
         super().__init__(folder.as_uri())
+
+
+class S3(RemoteFileSystem):
+    """An S3 bucket path (``"my-bucket/results"``), as Prefect 2's ``S3`` block names one; needs s3fs.
+
+    The keys are passed to s3fs; without them it finds credentials as boto does (environment, profile).
+    """
+
+    def __init__(
+        self, bucket_path: str, aws_access_key_id: Optional[str] = None, aws_secret_access_key: Optional[str] = None
+    ) -> None:
+        settings = {"key": aws_access_key_id, "secret": aws_secret_access_key}
+        super().__init__(f"s3://{bucket_path.removeprefix('s3://')}", {k: v for k, v in settings.items() if v is not None})
+        self.bucket_path = bucket_path
+
+
+class GCS(RemoteFileSystem):
+    """A Google Cloud Storage bucket path, as Prefect 2's ``GCS`` block names one; needs gcsfs."""
+
+    def __init__(self, bucket_path: str, service_account_info: Optional[str] = None, project: Optional[str] = None) -> None:
+        settings = {"token": service_account_info, "project": project}
+        super().__init__(f"gs://{bucket_path.removeprefix('gs://')}", {k: v for k, v in settings.items() if v is not None})
+        self.bucket_path = bucket_path
 
 
 ResultStorage = Union[str, os.PathLike, RemoteFileSystem, Any]

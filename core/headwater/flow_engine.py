@@ -132,6 +132,8 @@ class FlowRunEngine(RunEngine):
             self._call_state_hooks(self.run.state)
 
     def _completed(self, value: Any) -> State:
+        if isinstance(value, State) and value.run_id is None and value.is_final():
+            return self._returned_by_hand(value)
         value, returned = _returned_states(value)
         if returned is not None and not returned.is_completed():
             return returned  # the flow returned a state that did not complete: the run ends in it
@@ -147,6 +149,22 @@ class FlowRunEngine(RunEngine):
         if persist:
             return self._persisted(value, message)
         return Completed(message, data=value)
+
+    def _returned_by_hand(self, state: State) -> State:
+        """The flow returned a state it made (``return Completed(message=...)``): as in Prefect, the run ends in it,
+        whatever its task runs did. A completed one's data (``None`` if it has none) is the flow's result."""
+        for future in self.context.futures:
+            future.observed = True  # the flow decided its outcome itself
+        if not state.is_completed():
+            return state.copy(timestamp=_dt.datetime.now(_dt.timezone.utc))
+        value = state.data if state.has_data() else None
+        persist = self.flow.persist_result
+        if persist is None:
+            persist = self.flow._persists_by_default or last_settings().results_persist_by_default
+        final = self._persisted(value, state.message) if persist else Completed(state.message, data=value)
+        if final.is_completed():
+            final.name = state.name
+        return final
 
     # -- pausing -----------------------------------------------------------------------------------
     def pause(self, timeout: float, poll_interval: float) -> None:
@@ -249,7 +267,7 @@ def _state_of(item: State | HeadwaterFuture) -> State:
     if isinstance(item, State):
         return item
     item.observed = True  # returned: the flow's outcome accounts for it
-    state = item.wait()
+    state = HeadwaterFuture.wait(item)  # (not item.wait(): an awaited async flow's future would give a coroutine)
     assert state is not None  # the flow's attempt waited for every future it submitted
     return state
 

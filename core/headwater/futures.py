@@ -11,7 +11,7 @@ if TYPE_CHECKING:
     from .runs import TaskRun
     from .task_engine import TaskRunEngine
 
-__all__ = ["HeadwaterFuture", "wait", "wait_async", "DoneAndNotDone"]
+__all__ = ["HeadwaterFuture", "AsyncFlowFuture", "FutureList", "wait", "wait_async", "DoneAndNotDone"]
 
 R = TypeVar("R")
 
@@ -99,6 +99,10 @@ class HeadwaterFuture(Generic[R]):
         assert self.task_run.state is not None
         return self.task_run.state
 
+    def get_state(self) -> State:
+        """The run's state right now (Prefect 2's name for :attr:`state`)."""
+        return self.state
+
     def done(self) -> bool:
         future = self._future
         return future is None or future.done()
@@ -139,6 +143,68 @@ class HeadwaterFuture(Generic[R]):
 
     def __repr__(self) -> str:
         return f"HeadwaterFuture({self.task_run.name!r}, state={self.state!r})"
+
+
+async def _ready(value: Any) -> Any:
+    return value
+
+
+class AsyncFlowFuture(HeadwaterFuture[R]):
+    """What ``submit()`` returns in an async flow, so that Prefect 2's async code runs as it is.
+
+    ``future = await task.submit()`` gives the future itself, and from then on (as a future of
+    Prefect 2's async flows) ``await future.result()`` and ``await future.wait()`` wait without
+    blocking the loop, and ``await future`` gives the final state. A future that was never awaited
+    behaves as any :class:`HeadwaterFuture`: ``result()`` and ``wait()`` block and return.
+    """
+
+    __slots__ = ("asynchronous",)
+
+    def __init__(self, task_run: TaskRun, future: concurrent.futures.Future, engine: Optional[TaskRunEngine] = None) -> None:
+        super().__init__(task_run, future, engine)
+        #: Set once the future was awaited for itself: its result() and wait() are awaitable then.
+        self.asynchronous = False
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        if self.asynchronous:
+            return super().__await__()
+        self.asynchronous = True
+        return _ready(self).__await__()
+
+    async def _settled(self, timeout: Optional[float]) -> None:
+        inner = self._future
+        if inner is not None and not inner.done():
+            import asyncio
+
+            await asyncio.wait([asyncio.wrap_future(inner)], timeout=timeout)
+
+    async def _result_async(self, timeout: Optional[float], raise_on_failure: bool) -> R:
+        await self._settled(timeout)
+        return HeadwaterFuture.result(self, 0 if timeout is not None else None, raise_on_failure)
+
+    async def _wait_async(self, timeout: Optional[float]) -> Optional[State]:
+        await self._settled(timeout)
+        return HeadwaterFuture.wait(self, 0 if timeout is not None else None)
+
+    def result(self, timeout: Optional[float] = None, raise_on_failure: bool = True) -> Any:
+        if self.asynchronous:
+            return self._result_async(timeout, raise_on_failure)
+        return super().result(timeout, raise_on_failure)
+
+    def wait(self, timeout: Optional[float] = None) -> Any:
+        if self.asynchronous:
+            return self._wait_async(timeout)
+        return super().wait(timeout)
+
+
+class FutureList(list):  # type: ignore[type-arg]
+    """The futures ``map()`` returns in an async flow: a list, which ``await task.map(...)`` also gives (Prefect 2)."""
+
+    def __await__(self) -> Generator[Any, None, FutureList]:
+        for future in self:
+            if isinstance(future, AsyncFlowFuture):
+                future.asynchronous = True
+        return _ready(self).__await__()
 
 
 class DoneAndNotDone(NamedTuple):

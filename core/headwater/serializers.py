@@ -42,48 +42,104 @@ class Serializer:
         return f"{type(self).__name__}()"
 
 
+def _library(name: str, needs: tuple[str, ...], option: str) -> Any:
+    """The module ``name`` (``jsonlib=``, ``picklelib=``, ``compressionlib=``), checked to have ``needs``."""
+    import importlib
+
+    try:
+        module = importlib.import_module(name)
+    except ImportError as exc:
+        raise ConfigurationError(f"{option}={name!r}: no module of that name can be imported ({exc}).") from None
+    missing = [fn for fn in needs if not callable(getattr(module, fn, None))]
+    if missing:
+        raise ConfigurationError(f"{option}={name!r}: the module has no {' or '.join(missing)} function.")
+    return module
+
+
 class JSONSerializer(Serializer):
-    """JSON text: readable by people and other tools; for plain data (dicts, lists, strings, numbers)."""
+    """JSON text: readable by people and other tools; for plain data (dicts, lists, strings, numbers).
+
+    ``jsonlib`` names the module that writes it (``"json"``, or ``"orjson"`` where installed); any of
+    them reads it back, so a reader need not have the same one.
+    """
 
     type = "json"
 
+    def __init__(self, jsonlib: str = "json") -> None:
+        self.jsonlib = jsonlib
+        self._lib = json if jsonlib == "json" else _library(jsonlib, ("dumps", "loads"), "jsonlib")
+
     def dumps(self, value: Any) -> bytes:
-        return json.dumps(value, separators=(",", ":")).encode()
+        text = json.dumps(value, separators=(",", ":")) if self._lib is json else self._lib.dumps(value)
+        return text.encode() if isinstance(text, str) else text
 
     def loads(self, data: bytes) -> Any:
-        return json.loads(data)
+        return self._lib.loads(data)
+
+    def __repr__(self) -> str:
+        return "JSONSerializer()" if self.jsonlib == "json" else f"JSONSerializer(jsonlib={self.jsonlib!r})"
 
 
 class PickleSerializer(Serializer):
-    """cloudpickle: functions, classes and most objects. Load only results you trust: loading runs code."""
+    """cloudpickle: functions, classes and most objects. Load only results you trust: loading runs code.
+
+    ``picklelib`` names another pickling module (``"pickle"``, ``"dill"``, ...). A reader that does
+    not name it loads with cloudpickle, which reads what the standard ``pickle`` writes.
+    """
 
     type = "pickle"
 
-    def dumps(self, value: Any) -> bytes:
-        import cloudpickle
+    def __init__(self, picklelib: str = "cloudpickle") -> None:
+        self.picklelib = picklelib
+        self._lib: Any = None if picklelib == "cloudpickle" else _library(picklelib, ("dumps", "loads"), "picklelib")
 
-        return cloudpickle.dumps(value)
+    def _module(self) -> Any:
+        if self._lib is None:
+            import cloudpickle
+
+            self._lib = cloudpickle
+        return self._lib
+
+    def dumps(self, value: Any) -> bytes:
+        return self._module().dumps(value)
 
     def loads(self, data: bytes) -> Any:
-        import cloudpickle
+        return self._module().loads(data)
 
-        return cloudpickle.loads(data)
+    def __repr__(self) -> str:
+        return "PickleSerializer()" if self.picklelib == "cloudpickle" else f"PickleSerializer(picklelib={self.picklelib!r})"
+
+
+#: How each standard compression's output begins: a payload is read back with the one that wrote it.
+_MAGIC = ((b"\xfd7zXZ\x00", "lzma"), (b"BZh", "bz2"), (b"\x1f\x8b", "gzip"))
 
 
 class CompressedSerializer(Serializer):
-    """Another serializer's bytes, compressed with zlib."""
+    """Another serializer's bytes, compressed with zlib (default), or ``compressionlib`` (``"lzma"``,
+    ``"bz2"``, ``"gzip"``, or any module with ``compress`` and ``decompress``).
+
+    A standard compression is recognized when read, so any reader decompresses the payload.
+    """
 
     type = "compressed"
 
-    def __init__(self, serializer: Union[str, Serializer] = "pickle", level: int = 6) -> None:
+    def __init__(self, serializer: Union[str, Serializer] = "pickle", level: int = 6, compressionlib: str = "zlib") -> None:
         self.serializer = get_serializer(serializer)
         self.level = level
+        self.compressionlib = compressionlib
+        self._lib = zlib if compressionlib == "zlib" else _library(compressionlib, ("compress", "decompress"), "compressionlib")
 
     def dumps(self, value: Any) -> bytes:
-        return zlib.compress(self.serializer.dumps(value), self.level)
+        data = self.serializer.dumps(value)
+        return zlib.compress(data, self.level) if self._lib is zlib else self._lib.compress(data)
 
     def loads(self, data: bytes) -> Any:
-        return self.serializer.loads(zlib.decompress(data))
+        lib = self._lib
+        for magic, name in _MAGIC:
+            if data.startswith(magic):
+                lib = _library(name, ("decompress",), "compressionlib")
+                break
+        return self.serializer.loads(lib.decompress(data))
 
     def __repr__(self) -> str:
         return f"CompressedSerializer({self.serializer!r})"

@@ -77,6 +77,17 @@ def _now() -> _dt.datetime:
     return _datetime_now(_UTC)
 
 
+def _loop_running() -> bool:
+    """Whether this thread runs an asyncio event loop (so a caller can await)."""
+    import asyncio  # (only for fetch=True: async code has imported it already)
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class State:
     """One state of a run: what it is, when it began, and what it carries.
 
@@ -142,12 +153,16 @@ class State:
     def has_data(self) -> bool:
         return self.data is not _UNSET
 
-    def result(self, raise_on_failure: bool = True) -> Any:
+    def result(self, raise_on_failure: bool = True, fetch: bool | None = None) -> Any:
         """The run's return value; for a failed run, raise its exception.
 
         With ``raise_on_failure=False`` a failed state returns the exception
-        instead of raising it.
+        instead of raising it. ``fetch=True`` is Prefect 2's opt-in for async
+        code: called where an event loop runs, it returns an awaitable of the
+        same (``await state.result(fetch=True)``); elsewhere it changes nothing.
         """
+        if fetch and _loop_running():
+            return self._result_later(raise_on_failure)
         if self.type in _UNSUCCESSFUL_TYPES:
             exc = self.data if isinstance(self.data, BaseException) else None
             if exc is None:
@@ -182,6 +197,9 @@ class State:
         from .exceptions import UnfinishedRun
 
         raise UnfinishedRun(f"The run is in state {self!r}, which has no result yet.")
+
+    async def _result_later(self, raise_on_failure: bool) -> Any:
+        return self.result(raise_on_failure)
 
     # -- how it reads ----------------------------------------------------------------
     def short(self) -> str:

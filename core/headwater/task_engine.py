@@ -11,7 +11,7 @@ from .drivers import AWAIT_OTHERS, drive_async, drive_sync
 from .engine import RunEngine
 from .context import FlowRunContext, TaskRunContext, current_tags, flow_run_context, logs_prints, task_run_context
 from .exceptions import UpstreamFailedError
-from .futures import HeadwaterFuture, wait, wait_async
+from .futures import AsyncFlowFuture, HeadwaterFuture, wait, wait_async
 from .inputs import collect_inputs, resolve
 from .logs import RunLogger, prints_to, reset_print
 from .results import jsonable_parameters
@@ -358,6 +358,7 @@ def submit_task(engine: TaskRunEngine, flow_ctx: FlowRunContext) -> HeadwaterFut
     engine.begin()
     runner = flow_ctx.task_runner
     assert runner is not None
-    future: HeadwaterFuture[Any] = HeadwaterFuture(engine.run, runner.submit(SubmittedRun(engine)), engine)
+    kind = AsyncFlowFuture if flow_ctx.flow.is_async else HeadwaterFuture
+    future: HeadwaterFuture[Any] = kind(engine.run, runner.submit(SubmittedRun(engine)), engine)
     flow_ctx.futures.append(future)
     return future

@@ -236,12 +236,18 @@ class Task(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R: ...
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        """Run the task now and return its value (its final state with ``return_state=True``)."""
-        return_state = kwargs.pop("return_state", False) if kwargs else False
-        return self._call(self.bind(args, kwargs), return_state=return_state)
+        """Run the task now and return its value (its final state with ``return_state=True``).
 
-    def _call(self, parameters: dict[str, Any], return_state: bool) -> Any:
-        engine = self._engine(parameters)
+        ``wait_for=[future_or_state, ...]`` runs it once those upstream runs are over, as with ``submit``.
+        """
+        if not kwargs:
+            return self._call(self.bind(args, kwargs), return_state=False)
+        return_state = kwargs.pop("return_state", False)
+        wait_for = kwargs.pop("wait_for", None)
+        return self._call(self.bind(args, kwargs), return_state, wait_for)
+
+    def _call(self, parameters: dict[str, Any], return_state: bool, wait_for: Optional[list[Any]] = None) -> Any:
+        engine = self._engine(parameters, wait_for)
         if self.is_async:
             task_engine = _task_engine()
 
@@ -291,6 +297,7 @@ class Task(Generic[P, R]):
                 f"task {self.name!r}: .submit() needs a running flow and its task runner; call it inside a @flow "
                 "function, or call the task directly."
             )
+        # In an async flow the future can be awaited for itself, as Prefect 2's `await task.submit()`.
         future = _task_engine().submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
         if not return_state:
             return future
@@ -328,7 +335,7 @@ class Task(Generic[P, R]):
             if isinstance(value, unmapped):
                 static[name] = value.unwrap()
                 continue
-            iterable = value.result() if isinstance(value, HeadwaterFuture) else value
+            iterable = HeadwaterFuture.result(value) if isinstance(value, HeadwaterFuture) else value
             if _is_mappable(iterable):
                 mapped[name] = list(iterable)
             else:
@@ -348,6 +355,11 @@ class Task(Generic[P, R]):
             for name, annotation in wrapped.items():
                 parameters[name] = annotation.rewrap(parameters[name])
             futures.append(self.submit(**parameters, wait_for=wait_for) if wait_for else self.submit(**parameters))
+        flow_ctx = flow_run_context.get()
+        if flow_ctx is not None and flow_ctx.flow.is_async:
+            from .futures import FutureList
+
+            return FutureList(futures)  # `await task.map(...)`, as Prefect 2's async flows write it
         return futures
 
     def __repr__(self) -> str:
