@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Literal, No
 from .exceptions import ConfigurationError, ParameterError
 from .options import check_callable, check_hooks, check_result_options, check_retries, check_run_name, check_timeout
 from .states import StateType
+from .visualization import traced_calls
 
 if TYPE_CHECKING:
     from .plugins import Plugins
@@ -31,6 +32,10 @@ RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...], Callab
 FlowStateHook = Callable[["Flow[Any, Any]", "FlowRun", "State"], Any]
 #: ``fn(flow, flow_run, state) -> bool``: whether a failed run that has retries left is retried.
 FlowRetryCondition = Callable[["Flow[Any, Any]", "FlowRun", "State"], bool]
+
+
+async def _awaitable(value: Any) -> Any:
+    return value
 
 
 def _file_version(fn: Callable[..., Any]) -> Optional[str]:
@@ -239,6 +244,10 @@ class Flow(Generic[P, R]):
     def __call__(self, *args: Any, return_state: bool = False, **kwargs: Any) -> Any:  # type: ignore[misc]
         from .flow_engine import FlowRunEngine, run_flow_async, run_flow_sync
 
+        tracer = traced_calls.get()
+        if tracer is not None:  # a subflow called while visualize() traces its parent: a node, not a run
+            traced = tracer.record(self.name, self.bind(args, kwargs), None, None)
+            return _awaitable(traced) if self.is_async else traced
         engine = FlowRunEngine(self, self.bind(args, kwargs))
         if self.is_async:
             async def run() -> Any:
@@ -248,6 +257,21 @@ class Flow(Generic[P, R]):
             return run()
         state = run_flow_sync(engine)
         return state if return_state else state.result()
+
+    def visualize(self, *args: Any, **kwargs: Any) -> Any:
+        """Draw the graph of this flow's task calls, called with these parameters, without running the tasks.
+
+        The flow's function runs with each task call, ``submit`` and ``map`` recorded instead of run
+        (returning a stand-in, or the task's ``viz_return_value``); the graph is drawn with graphviz
+        into ``<flow name>.png`` and opened (shown, in a notebook). Needs the graphviz package and
+        Graphviz's ``dot``; :func:`headwater.visualization.task_graph` gives the graph (and its DOT
+        text) without them. Returns the :class:`~headwater.visualization.TaskGraph`.
+        """
+        from .visualization import task_graph
+
+        graph = task_graph(self, *args, **kwargs)
+        graph.render()
+        return graph
 
     # -- serving on a schedule (a layer on top: headwater.serving) ---------------------------------
     def serve(

@@ -10,6 +10,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Iterable, Literal, NoReturn, Optional, ParamSpec, TypeVar, Union, overload
 
 from .context import flow_run_context
+from .visualization import traced_calls
 from .cache_keys import combine_cache_keys, flow_parameters_hash, task_input_hash, task_source_hash
 from .exceptions import ConfigurationError, HeadwaterError
 from .options import _is_number, check_callable, check_hooks, check_result_options, check_result_storage_key, check_retries, check_run_name, check_tags, check_timeout
@@ -17,6 +18,7 @@ from .states import StateType
 from .utilities.annotations import allow_failure, quote, unmapped
 
 if TYPE_CHECKING:
+    from .context import FlowRunContext
     from .futures import HeadwaterFuture
     from .runs import TaskRun
     from .states import State
@@ -111,6 +113,7 @@ class Task(Generic[P, R]):
         result_serializer: Any = None,
         result_storage_key: Optional[str] = None,
         cache_result_in_memory: bool = True,
+        viz_return_value: Any = None,
     ) -> None:
         if not callable(fn):
             raise TypeError(f"@task decorates a function; got {fn!r}")
@@ -155,6 +158,8 @@ class Task(Generic[P, R]):
         self.result_storage, self.result_serializer = check_result_options(result_storage, result_serializer, owner=f"task {self.name!r}")
         self.result_storage_key = check_result_storage_key(result_storage_key, owner=f"task {self.name!r}")
         self.cache_result_in_memory = bool(cache_result_in_memory)
+        #: What a call returns while ``flow.visualize()`` traces the flow (the task is not run then).
+        self.viz_return_value = viz_return_value
         # Choosing where or how results are kept turns their persisting on, unless persist_result says otherwise.
         self._persists_by_default = result_storage is not None or result_serializer is not None or result_storage_key is not None
         params = self._signature.parameters.values()
@@ -192,6 +197,7 @@ class Task(Generic[P, R]):
             on_failure=list(self.on_failure_hooks), task_run_name=self.task_run_name,
             result_storage=self._result_storage_option, result_serializer=self._result_serializer_option,
             result_storage_key=self.result_storage_key, cache_result_in_memory=self.cache_result_in_memory,
+            viz_return_value=self.viz_return_value,
         )
         unknown = set(changes) - set(options)
         if unknown:
@@ -211,8 +217,7 @@ class Task(Generic[P, R]):
         bound.apply_defaults()
         return bound.arguments
 
-    def _engine(self, parameters: dict[str, Any], wait_for: Optional[list[Any]] = None) -> Any:
-        flow_ctx = flow_run_context.get()
+    def _engine(self, parameters: dict[str, Any], wait_for: Optional[list[Any]], flow_ctx: Optional[FlowRunContext]) -> Any:
         if flow_ctx is not None:
             return _task_engine().TaskRunEngine(self, parameters, flow_ctx, flow_ctx.store, flow_ctx.plugins, wait_for)
         from .environment import standalone_environment
@@ -247,7 +252,12 @@ class Task(Generic[P, R]):
         return self._call(self.bind(args, kwargs), return_state, wait_for)
 
     def _call(self, parameters: dict[str, Any], return_state: bool, wait_for: Optional[list[Any]] = None) -> Any:
-        engine = self._engine(parameters, wait_for)
+        flow_ctx = flow_run_context.get()
+        if flow_ctx is None:
+            tracer = traced_calls.get()
+            if tracer is not None:  # flow.visualize(): the call is recorded, not run
+                return tracer.call(self, parameters, wait_for, return_state)
+        engine = self._engine(parameters, wait_for, flow_ctx)
         if self.is_async:
             task_engine = _task_engine()
 
@@ -256,7 +266,6 @@ class Task(Generic[P, R]):
                 state = await task_engine.SubmittedRun(engine).run_async(lambda call: call.run_async())
                 return state if return_state else state.result()
 
-            flow_ctx = flow_run_context.get()
             if flow_ctx is not None and not flow_ctx.flow.is_async:
                 return task_engine.run_to_end(run)  # called in a sync flow, which cannot await: run it to the end here
             return run()  # the caller awaits it, as with any async function
@@ -293,12 +302,15 @@ class Task(Generic[P, R]):
         return_state = kwargs.pop("return_state", False) if kwargs else False
         flow_ctx = flow_run_context.get()
         if flow_ctx is None or flow_ctx.task_runner is None:
+            tracer = traced_calls.get() if flow_ctx is None else None
+            if tracer is not None:  # flow.visualize(): the submission is recorded, not run
+                return tracer.record(self.name, self.bind(args, kwargs), wait_for, self.viz_return_value)
             raise HeadwaterError(
                 f"task {self.name!r}: .submit() needs a running flow and its task runner; call it inside a @flow "
                 "function, or call the task directly."
             )
         # In an async flow the future can be awaited for itself, as Prefect 2's `await task.submit()`.
-        future = _task_engine().submit_task(self._engine(self.bind(args, kwargs), wait_for), flow_ctx)
+        future = _task_engine().submit_task(self._engine(self.bind(args, kwargs), wait_for, flow_ctx), flow_ctx)
         if not return_state:
             return future
         future.observed = True  # the caller has the state in hand: its outcome is the caller's to handle
@@ -356,7 +368,8 @@ class Task(Generic[P, R]):
                 parameters[name] = annotation.rewrap(parameters[name])
             futures.append(self.submit(**parameters, wait_for=wait_for) if wait_for else self.submit(**parameters))
         flow_ctx = flow_run_context.get()
-        if flow_ctx is not None and flow_ctx.flow.is_async:
+        tracer = traced_calls.get() if flow_ctx is None else None
+        if (flow_ctx is not None and flow_ctx.flow.is_async) or (tracer is not None and tracer.is_async):
             from .futures import FutureList
 
             return FutureList(futures)  # `await task.map(...)`, as Prefect 2's async flows write it
@@ -408,6 +421,7 @@ def task(
     result_serializer: Any = None,
     result_storage_key: Optional[str] = None,
     cache_result_in_memory: bool = True,
+    viz_return_value: Any = None,
 ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
 
