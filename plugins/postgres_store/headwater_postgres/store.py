@@ -172,8 +172,8 @@ class _Writer(BatchWriter):
                 with self.conn.transaction(), self.conn.cursor() as cursor:
                     # The many rows (runs, states, lines) go in by COPY, whose rows psycopg encodes in C:
                     # with executemany, the writer's Python work a row took the interpreter from the
-                    # flow's thread (bench.postgres, direct call: 94 -> 51 us a task, with the fixes below 51 -> 41). Runs are upserts: copied into a
-                    # staging table, then moved with one INSERT ... ON CONFLICT.
+                    # flow's thread (bench.postgres, direct call: 94 -> 52 us a task). Runs are upserts:
+                    # copied into a staging table, then moved with one INSERT ... ON CONFLICT.
                     for table, rows in (("flow_runs", flow_rows), ("task_runs", task_rows)):
                         if rows:
                             _copy(cursor, f"staged_{table}", rows)
