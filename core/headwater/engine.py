@@ -117,7 +117,7 @@ class RunEngine:
         subject = self.subject
         storage_key = storage_key_for(self.run.id)
         owner = f"{self.run.kind} '{subject.name}'"
-        serializer = subject.result_serializer
+        storage, serializer = self._result_options()
         if serializer is None:
             serializer = _default_serializer()
         try:
@@ -131,7 +131,6 @@ class RunEngine:
             error = ResultSerializationError(f"The result of {owner} has no storage key: {exc}")
             self.logger.error("%s", error)
             return Failed(str(error), data=error)
-        storage = subject.result_storage
         if storage is None and path is None:
             self.store.write_result(storage_key, payload)
         else:
@@ -152,6 +151,10 @@ class RunEngine:
         if not subject.cache_result_in_memory:
             return Completed(message, storage_key=storage_key)  # result() reads it back
         return Completed(message, data=value, storage_key=storage_key)
+
+    def _result_options(self) -> tuple[Any, Any]:
+        """Where and how a persisted result of this run is kept: the subject's ``result_storage`` and ``result_serializer``."""
+        return self.subject.result_storage, self.subject.result_serializer
 
     def _result_path(self) -> Optional[str]:
         """Where under the result storage this run's result goes, when chosen (``result_storage_key``)."""

@@ -19,12 +19,13 @@ __all__ = ["pause_flow_run", "resume_flow_run", "suspend_flow_run"]
 
 def pause_flow_run(
     wait_for_input: Any = None, timeout: float = 3600, poll_interval: float = 1, key: Optional[str] = None
-) -> None:
+) -> Any:
     """Pause the flow run in progress until it is resumed, for at most ``timeout`` seconds.
 
     ``poll_interval`` is how often the store is asked whether a resume came (a read of the local
     database: once a second costs nothing). ``key`` is accepted for Prefect code and not needed:
-    a flow may pause as often as it likes.
+    a flow may pause as often as it likes. In an async flow it returns an awaitable, which Prefect 2 code
+    awaits (``await pause_flow_run(timeout=600)``); the flow's loop waits during the pause.
     """
     from .context import flow_run_context, task_run_context
 
@@ -42,6 +43,13 @@ def pause_flow_run(
     if flow_ctx is None or flow_ctx.pause is None:
         raise MissingContextError("pause_flow_run was called outside a flow run; call it in a flow function.")
     flow_ctx.pause(float(timeout), float(poll_interval))
+    if flow_ctx.flow.is_async:
+        return _resumed()  # an async flow awaits it, as in Prefect 2 (the pause itself is over already)
+    return None
+
+
+async def _resumed() -> None:
+    return None
 
 
 def resume_flow_run(flow_run_id: str, run_input: Any = None) -> None:

@@ -368,3 +368,7 @@ def flow(__fn: Any = None, **options: Any) -> Any:
     if __fn is not None:
         return Flow(__fn, **options)
     return lambda fn: Flow(fn, **options)
+
+
+# Prefect 2 code writes `flow.from_source(...)` on the decorator itself.
+flow.from_source = Flow.from_source  # type: ignore[attr-defined]

@@ -281,6 +281,18 @@ class TaskRunEngine(RunEngine):
             return None
         return None if key is None else str(key)
 
+    def _result_options(self) -> tuple[Any, Any]:
+        """The task's ``result_storage`` and ``result_serializer``, each the flow's where the task sets none (as in Prefect)."""
+        task = self.task
+        storage, serializer = task.result_storage, task.result_serializer
+        flow_ctx = self.flow_ctx
+        if flow_ctx is not None:
+            if storage is None:
+                storage = flow_ctx.flow.result_storage
+            if serializer is None:
+                serializer = flow_ctx.flow.result_serializer
+        return storage, serializer
+
     def _result_path(self) -> Optional[str]:
         template = self.task.result_storage_key
         if template is None:
