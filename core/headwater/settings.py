@@ -98,7 +98,8 @@ def _setting(default: Any, description: str, parse: Callable[[str], Any] = _text
 class Settings:
     home: Path = _setting(None, "Folder for the database and results.", _path, factory=lambda: Path.home() / ".headwater")
     database_url: Optional[str] = _setting(
-        None, "URL of the store's SQLite database file, sqlite:///<path>; default sqlite:///<home>/headwater.db."
+        None, "URL of the store's database: sqlite:///<path> (default sqlite:///<home>/headwater.db), or "
+        "postgresql://user:password@host:port/dbname with HEADWATER_STORE=postgres."
     )
     local_storage_path: Optional[Path] = _setting(None, "Folder for persisted results; default <home>/storage.", _path)
     results_persist_by_default: bool = _setting(
