@@ -18,7 +18,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
-from typing import Iterator, Optional
+from typing import Iterator, Optional, Sequence
 
 __all__ = ["binaries", "throwaway_server"]
 
@@ -39,8 +39,12 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def throwaway_server(max_connections: int = 200) -> Iterator[str]:
-    """Start a PostgreSQL server and yield a superuser's URL; stop it and delete its folder at the end."""
+def throwaway_server(max_connections: int = 200, listen: Sequence[str] = ("127.0.0.1",), trusted: Sequence[str] = ()) -> Iterator[str]:
+    """Start a PostgreSQL server and yield a superuser's URL; stop it and delete its folder at the end.
+
+    ``listen``: the addresses it listens on (the URL names the first); ``trusted``: networks
+    (``10.0.0.0/24``) whose clients it lets in without a password, besides this host's own.
+    """
     bindir = binaries()
     if bindir is None:
         raise RuntimeError("PostgreSQL's server binaries are not installed (Debian: apt-get install postgresql)")
@@ -55,14 +59,18 @@ def throwaway_server(max_connections: int = 200) -> Iterator[str]:
     try:
         subprocess.run([*as_user, f"{bindir}/initdb", "-D", data, "-U", "headwater", "-A", "trust", "--no-sync"],
                        check=True, capture_output=True)
-        options = f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections={max_connections}"
+        if trusted:
+            with open(os.path.join(data, "pg_hba.conf"), "a") as hba:
+                hba.writelines(f"host all all {network} trust\n" for network in trusted)
+        addresses = ",".join(listen)
+        options = f"-p {port} -k {root} -c listen_addresses={addresses} -c fsync=off -c max_connections={max_connections}"
         subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(root, "log"), "-w", "start"],
                        check=True, capture_output=True)
     except subprocess.CalledProcessError as exc:
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(f"Could not start a PostgreSQL server: {exc.stderr.decode(errors='replace').strip()}") from None
     try:
-        yield f"postgresql://headwater@127.0.0.1:{port}/postgres"
+        yield f"postgresql://headwater@{listen[0]}:{port}/postgres"
     finally:
         subprocess.run([*as_user, f"{bindir}/pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True)
         shutil.rmtree(root, ignore_errors=True)
