@@ -19,9 +19,6 @@ import urllib.parse
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterator, Optional, Sequence
 
-import psycopg
-import psycopg.rows
-
 from headwater.batching import LINE_FIELDS, STATE_FIELDS, BatchWriter
 from headwater.concurrency import LimitedTags, SlotRefusal, slot_holder
 from headwater.exceptions import AmbiguousRunId, StoreError
@@ -32,6 +29,8 @@ from headwater.stores import CacheEntry, DeletedRuns, FlowRunCount, FlowRunQuery
 from . import schema
 
 if TYPE_CHECKING:
+    import psycopg
+
     from headwater.concurrency import ConcurrencyLimit
     from headwater.records import ArtifactRecord, CacheEntryRecord, FlowRunRecord, LogLineRecord, ScheduleRecord, StateRecord, TaskRunRecord
 
@@ -55,6 +54,11 @@ def masked(url: str) -> str:
 
 
 def _connect(url: str) -> psycopg.Connection:
+    # psycopg is imported when a connection is first made, not with the module: every headwater
+    # process loads the plugin to register its store, and importing psycopg (and asyncio with it)
+    # cost each one 96 ms (python -X importtime), whichever store it uses.
+    import psycopg
+
     # Moments come back in UTC, as the SQLite store gives them.
     return psycopg.connect(
         url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_SECONDS, application_name="headwater", options="-c TimeZone=UTC"
@@ -143,6 +147,8 @@ class _Writer(BatchWriter):
             self.conn.close()
 
     def write_batch(self, batch: list[tuple[str, Any, Any]], state_values: list[Any], log_values: list[Any]) -> bool:
+        import psycopg  # (loaded by prepare's connection already; see _connect)
+
         states, last = [], {}
         for at in range(0, len(state_values), STATE_FIELDS):
             run, type_, name, message, moment, storage_key, _count = state_values[at:at + STATE_FIELDS]
@@ -245,6 +251,8 @@ class PostgresStore(Store):
         return conn
 
     def _open(self) -> psycopg.Connection:
+        import psycopg  # (see _connect)
+
         try:
             return _connect(self.url)
         except psycopg.Error as exc:
@@ -255,6 +263,8 @@ class PostgresStore(Store):
             ) from None
 
     def _ensure_schema(self) -> None:
+        import psycopg  # (loaded by the connection already; see _connect)
+
         conn = self._connection()
         try:
             found = schema.version(conn)
@@ -782,7 +792,9 @@ def _holders(rows: list[tuple[Any, ...]]) -> tuple[Any, ...]:
 
 
 def _dict_rows(conn: psycopg.Connection, sql: str, args: tuple = ()) -> list[dict[str, Any]]:
-    with conn.cursor(row_factory=psycopg.rows.dict_row) as cursor:
+    from psycopg.rows import dict_row
+
+    with conn.cursor(row_factory=dict_row) as cursor:
         return cursor.execute(sql, args).fetchall()
 
 
