@@ -413,10 +413,10 @@ class RunnerConformance:
     def test_async_flow(self, runner: Any) -> None:
         @flow(task_runner=runner)
         async def async_flow():
-            a = async_add.submit(1, 2)
-            b = add.submit(a, 10)
-            state = await b
-            return (await a).result(), state.result()
+            # As in Prefect 2: in an async flow a submit is awaited for its future, and result() too.
+            a = await async_add.submit(1, 2)
+            b = await add.submit(a, 10)
+            return await a.result(), await b.result()
 
         assert asyncio.run(async_flow()) == (3, 13)
 
