@@ -70,20 +70,27 @@ def test_a_live_run_of_another_host_stays_running_and_a_killed_one_is_crashed_na
     close_stores()
 
 
-def test_an_idle_process_writes_no_heartbeat(heartbeat_settings):
-    # Beats are for processes with unfinished runs: a finished flow leaves the thread waiting.
-    import sqlite3
-
+IDLE = textwrap.dedent(
+    """
+    import sqlite3, sys, time
     from headwater import flow
 
     @flow
     def quick():
-        return 1
+        time.sleep(0.5)  # long enough for the beats of a run in progress
 
     quick()
-    database = heartbeat_settings / "headwater.db"
-    time.sleep(0.5)  # the beat of the run's start has landed
+    database = sys.argv[1]
     seen = sqlite3.connect(database).execute("SELECT last_seen FROM heartbeats").fetchall()
-    assert len(seen) == 1  # this process, heard from while its run ran
-    time.sleep(1)
-    assert sqlite3.connect(database).execute("SELECT last_seen FROM heartbeats").fetchall() == seen
+    time.sleep(1)  # five intervals, no run in progress
+    print(len(seen), sqlite3.connect(database).execute("SELECT last_seen FROM heartbeats").fetchall() == seen)
+    """
+)
+
+
+def test_an_idle_process_writes_no_heartbeat(heartbeat_settings):
+    # Beats are for processes with unfinished runs: a finished flow leaves the thread waiting.
+    # In a process of its own: this one's heartbeat thread may be asleep on another test's interval.
+    database = heartbeat_settings / "headwater.db"
+    out = subprocess.run([sys.executable, "-c", IDLE, str(database)], env=dict(os.environ), capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["1", "True"]  # heard from while its run ran, then silent
