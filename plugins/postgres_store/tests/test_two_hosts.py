@@ -83,12 +83,15 @@ def _finish(process: subprocess.Popen) -> str:
 
 
 LIMITED = """
-    import time
+    import os, time
     from headwater import flow, task
 
     @task(tags=["shared-db"])
     def hold(n: int) -> None:
+        start = time.time()
         time.sleep(0.05)
+        with open(os.environ["SPANS"], "a") as spans:  # when the function ran: what the slot guards (one clock, one machine)
+            spans.write(f"{start} {time.time()}\\n")
 
     @flow(name="two-hosts")
     def busy():
@@ -101,17 +104,16 @@ LIMITED = """
 
 def test_runs_of_both_hosts_are_recorded_and_a_tag_limit_of_one_holds_across_them(two_hosts, tmp_path):
     _finish(_on_host("host-a", "from headwater.cli import main; main(['concurrency-limit', 'create', 'shared-db', '1'])", two_hosts, tmp_path))
-    processes = [_on_host("host-a", LIMITED, two_hosts, tmp_path), _on_host("host-b", LIMITED, two_hosts, tmp_path)]
+    spans_file = tmp_path / "spans"
+    processes = [_on_host(host, LIMITED, two_hosts, tmp_path, SPANS=str(spans_file)) for host in ("host-a", "host-b")]
     for process in processes:
         _finish(process)
     with psycopg.connect(two_hosts) as conn:
         assert sorted(conn.execute("SELECT host FROM flow_runs WHERE state_type = 'COMPLETED'").fetchall()) == [("host-a",), ("host-b",)]
-        spans = conn.execute(
-            "SELECT min(timestamp) FILTER (WHERE name = 'Running'), max(timestamp) FILTER (WHERE name = 'Completed') "
-            "FROM states WHERE run_id IN (SELECT id FROM task_runs) GROUP BY run_id ORDER BY 1"
-        ).fetchall()
         hosts = conn.execute("SELECT host, count(*) FROM task_runs WHERE state_type = 'COMPLETED' GROUP BY host ORDER BY host").fetchall()
     assert hosts == [("host-a", 6), ("host-b", 6)]
+    spans = sorted(tuple(map(float, line.split())) for line in spans_file.read_text().splitlines())
+    assert len(spans) == 12
     for (_, end), (start, _) in zip(spans, spans[1:]):
         assert start >= end, "two task runs held the one slot of 'shared-db' at the same time"
 
