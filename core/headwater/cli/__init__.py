@@ -20,7 +20,7 @@ import click
 from ..__about__ import __version__
 from ..exceptions import HeadwaterError
 
-__all__ = ["cli", "main"]
+__all__ = ["cli", "main", "describe_plugins"]
 
 EPILOG = """\b
 Exit codes:
@@ -83,6 +83,13 @@ def plugin_commands(plugins: Any = None) -> dict[str, Any]:
     from ..plugins import get_plugins
 
     return (plugins or get_plugins()).commands(reserved=frozenset(cli.commands))
+
+
+def describe_plugins() -> dict[str, Any]:
+    """What ``headwater plugins ls --json`` prints (for a plugin that shows it elsewhere, such as the web UI)."""
+    from ._plugins import describe_plugins as describe
+
+    return describe()
 
 
 def _show_warning(message: Any, category: type[Warning], filename: str, lineno: int, file: Any = None, line: Any = None) -> None:

@@ -79,6 +79,11 @@ def describe(plugins: Plugins) -> dict[str, Any]:
     }
 
 
+def describe_plugins() -> dict[str, Any]:
+    """What ``headwater plugins ls --json`` prints: the plugins the settings select and what each provides."""
+    return describe(_load())
+
+
 @click.group()
 def plugins() -> None:
     """Inspect installed plugins."""
