@@ -203,10 +203,10 @@ class _Guard:
                 return await _refuse(send, 400, f"Host {host!r} is not one this UI serves; open it at the address `headwater ui` printed.")
         set_cookie = False
         if self.token is not None:
-            given = _given_token(scope, headers)
+            given, from_query = _given_token(scope, headers)
             if given is None or not hmac.compare_digest(given.encode(), self.token.encode()):
                 return await _refuse(send, 401, "This UI needs its token: open the address `headwater ui` printed (it ends in ?token=...), or send 'Authorization: Bearer TOKEN'.")
-            set_cookie = TOKEN_COOKIE.encode() not in headers.get(b"cookie", b"")
+            set_cookie = from_query  # the printed address: the browser keeps the token for the page's own requests
 
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
@@ -220,10 +220,11 @@ class _Guard:
         await self.app(scope, receive, send_with_headers)
 
 
-def _given_token(scope: dict[str, Any], headers: dict[bytes, bytes]) -> Optional[str]:
+def _given_token(scope: dict[str, Any], headers: dict[bytes, bytes]) -> tuple[Optional[str], bool]:
+    """The token a request carries (a Bearer header, the cookie, or ``?token=``), and whether it came in the query."""
     authorization = headers.get(b"authorization", b"").decode("latin-1")
     if authorization.lower().startswith("bearer "):
-        return authorization[7:].strip()
+        return authorization[7:].strip(), False
     cookie = headers.get(b"cookie")
     if cookie:
         jar: http.cookies.SimpleCookie = http.cookies.SimpleCookie()
@@ -232,9 +233,9 @@ def _given_token(scope: dict[str, Any], headers: dict[bytes, bytes]) -> Optional
         except http.cookies.CookieError:
             jar.clear()
         if TOKEN_COOKIE in jar:
-            return jar[TOKEN_COOKIE].value
+            return jar[TOKEN_COOKIE].value, False
     given = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("token")
-    return given[0] if given else None
+    return (given[0], True) if given else (None, False)
 
 
 async def _refuse(send: Callable[..., Any], status: int, detail: str) -> None:
