@@ -72,7 +72,7 @@ def broken() -> None:
     explode()
 
 
-@task(task_run_name="t-" + HOSTILE)
+@task(task_run_name="t-" + HOSTILE, persist_result=True)
 def hostile_task(text: str) -> str:
     get_run_logger().error("log: %s", text)
     return "result: " + text
@@ -103,7 +103,7 @@ class ServedUI:
 def start_ui(*args: str, env: dict | None = None) -> ServedUI:
     """``headwater ui`` in a process of its own, on a free port; returns once it printed its address."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "headwater", "ui", "--port", "0", *args],
+        [sys.executable, "-m", "headwater.cli", "ui", "--port", "0", *args],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})},
     )
     line = proc.stdout.readline()
