@@ -9,6 +9,7 @@ document at ``/api/openapi.json``.
 from __future__ import annotations
 
 import datetime as _dt
+import email.utils
 import hmac
 import http.cookies
 from importlib import resources
@@ -211,6 +212,8 @@ class _Guard:
         async def send_with_headers(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 extra = list(SECURITY_HEADERS)
+                if not any(name == b"date" for name, _ in message.get("headers", [])):
+                    extra.append((b"date", email.utils.formatdate(usegmt=True).encode()))  # see serving.QuietServer
                 if set_cookie:
                     cookie = f"{TOKEN_COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
                     extra.append((b"set-cookie", cookie.encode()))

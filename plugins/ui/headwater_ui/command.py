@@ -85,6 +85,7 @@ def ui(host: str, port: int, token: Optional[str]) -> None:
     import uvicorn
 
     from .app import create_app
+    from .serving import QuietServer
 
     allowed = None if token is not None else {*LOOPBACK_NAMES, host}
     app = create_app(store, token=token, allowed_hosts=allowed)
@@ -92,4 +93,8 @@ def ui(host: str, port: int, token: Optional[str]) -> None:
     address = f"http://{shown_host}:{bound_port}/" + (f"?token={token}" if token else "")
     click.echo(f"headwater UI at {address}  (the {store.name!r} store; Ctrl-C to stop)", err=False)
     config = uvicorn.Config(app, log_level=os.environ.get("HEADWATER_UI_LOG_LEVEL", "warning"), access_log=False, lifespan="off")
-    uvicorn.Server(config).run(sockets=[sock])
+    try:
+        QuietServer(config).run(sockets=[sock])
+    except KeyboardInterrupt:  # uvicorn raises the Ctrl-C again once it has shut down
+        pass
+    click.echo("headwater UI stopped.")
