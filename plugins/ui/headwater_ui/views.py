@@ -173,7 +173,7 @@ def list_flow_runs(store: Store, query: FlowRunQuery, limit: int = 50, offset: i
 
 
 def count_flow_runs(store: Store, query: FlowRunQuery) -> list[StateCount]:
-    return [StateCount(state_type=c.state_type, count=c.count) for c in store.count_flow_runs(query)]
+    return [StateCount(state_type=StateType(c.state_type) if c.state_type else None, count=c.count) for c in store.count_flow_runs(query)]
 
 
 _NICE_BUCKETS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
