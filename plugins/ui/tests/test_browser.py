@@ -119,6 +119,10 @@ def test_a_running_flow_updates_the_page_without_a_reload(served, page, tmp_path
         ready(page, f"{served.url}/limits")
         assert "1 of 1" in page.inner_text("#limits") and "step" in page.inner_text("#limits")
 
+        runs_list = ready(page.context.new_page(), f"{served.url}/")  # a second tab, left on the list
+        expect(runs_list.locator(f"#runs tr[data-run-id='{run.id}'] .state")).to_have_text("Running")
+        runs_list.evaluate("window.__sameDocument = true")
+
         ready(page, f"{served.url}/flow-runs/{run.id}")
         page.evaluate("window.__sameDocument = true")
         assert page.locator("h1 .state").inner_text() == "Running"
@@ -135,6 +139,9 @@ def test_a_running_flow_updates_the_page_without_a_reload(served, page, tmp_path
         expect(page.locator("#timeline [data-kind=completed]")).to_have_count(1)
         expect(page.locator("#live")).to_be_hidden()
         assert page.evaluate("window.__sameDocument") is True  # drawn again in place, never reloaded
+        expect(runs_list.locator(f"#runs tr[data-run-id='{run.id}'] .state")).to_have_text("Completed")
+        expect(runs_list.locator("#live")).to_be_hidden()
+        assert runs_list.evaluate("window.__sameDocument") is True
         assert page.errors == []
     finally:
         (tmp_path / "one").touch()

@@ -260,30 +260,40 @@ function runRow(run) {
     el("td", {}, run.tags.map((t) => el("span", { class: "tag" }, t))));
 }
 
+const FINAL_TYPES = new Set(["COMPLETED", "FAILED", "CRASHED", "CANCELLED"]);
+
 async function runsPage(main) {
   const filters = filtersFromUrl();
   const query = apiFilters(filters);
-  const [runs, counts, histogram] = await Promise.all([
-    api("flow-runs", { ...query, limit: PAGE_SIZE, offset: filters.offset }),
-    api("flow-run-counts", query),
-    api("flow-run-histogram", query),
-  ]);
-  const total = counts.reduce((sum, c) => sum + c.count, 0);
-  const page = Math.floor(filters.offset / PAGE_SIZE) + 1;
-  const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
-  const pager = el("nav", { class: "pager" },
-    filters.offset > 0 ? el("a", { href: urlWith({ ...filters, offset: Math.max(0, filters.offset - PAGE_SIZE) }), rel: "prev" }, "← Newer") : null,
-    el("span", {}, `page ${page} of ${pages}`),
-    filters.offset + PAGE_SIZE < total ? el("a", { href: urlWith({ ...filters, offset: filters.offset + PAGE_SIZE }), rel: "next" }, "Older →") : null);
-  replace(main,
-    el("h1", {}, "Flow runs"),
-    filterForm(filters),
-    stateCounts(counts, filters),
-    histogramChart(histogram),
-    runs.length
-      ? table(["Name", "Flow", "State", "Started", "Duration", "Tags"], runs.map(runRow), { id: "runs", class: "runs" })
-      : el("p", { class: "muted", id: "runs-empty" }, "No flow run matches."),
-    pager);
+  const results = el("div", { id: "results" });
+
+  // The counts, the chart and the page of runs; asked for again while a run on the page is unfinished.
+  async function drawResults() {
+    const [runs, counts, histogram] = await Promise.all([
+      api("flow-runs", { ...query, limit: PAGE_SIZE, offset: filters.offset }),
+      api("flow-run-counts", query),
+      api("flow-run-histogram", query),
+    ]);
+    const total = counts.reduce((sum, c) => sum + c.count, 0);
+    const page = Math.floor(filters.offset / PAGE_SIZE) + 1;
+    const pages = Math.max(1, Math.ceil(total / PAGE_SIZE));
+    const pager = el("nav", { class: "pager" },
+      filters.offset > 0 ? el("a", { href: urlWith({ ...filters, offset: Math.max(0, filters.offset - PAGE_SIZE) }), rel: "prev" }, "← Newer") : null,
+      el("span", {}, `page ${page} of ${pages}`),
+      filters.offset + PAGE_SIZE < total ? el("a", { href: urlWith({ ...filters, offset: filters.offset + PAGE_SIZE }), rel: "next" }, "Older →") : null);
+    replace(results,
+      stateCounts(counts, filters),
+      histogramChart(histogram),
+      runs.length
+        ? table(["Name", "Flow", "State", "Started", "Duration", "Tags"], runs.map(runRow), { id: "runs", class: "runs" })
+        : el("p", { class: "muted", id: "runs-empty" }, "No flow run matches."),
+      pager);
+    return runs.some((run) => !run.state || !FINAL_TYPES.has(run.state.type));
+  }
+
+  const unfinished = await drawResults();
+  replace(main, el("h1", {}, "Flow runs"), filterForm(filters), results);
+  if (unfinished) poll(drawResults);
 }
 
 // -- a flow run's page --------------------------------------------------------------------------
