@@ -16,7 +16,7 @@ from importlib import resources
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs
 
-from fastapi import FastAPI, HTTPException, Path, Query, Request
+from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import TypeAdapter
@@ -24,7 +24,7 @@ from pydantic import TypeAdapter
 from headwater.exceptions import AmbiguousRunId, HeadwaterError
 from headwater.records import CacheEntryRecord, FlowRunRecord, LogLineRecord
 from headwater.states import StateType
-from headwater.stores import Store
+from headwater.stores import FlowRunQuery, Store
 
 from . import views
 
@@ -83,48 +83,36 @@ def create_app(store: Store, token: Optional[str] = None, allowed_hosts: Optiona
     def store_error(request: Request, exc: HeadwaterError) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=503)
 
-    def query(flow_name: Optional[str], state: list[StateType], tag: list[str], since: Any, until: Any) -> Any:
-        try:
-            return views.flow_run_query(flow_name, state, tag, since, until)
-        except (OverflowError, ValueError) as exc:  # a time at the end of the calendar, moved to UTC
-            raise HTTPException(422, f"since/until: {exc}") from None
-
-    @api.get("/api/flow-runs", response_model=list[FlowRunRecord], tags=["flow runs"])
-    def flow_runs(
-        limit: int = Query(50, ge=1, le=500),
-        offset: int = Query(0, ge=0, le=_MAX_OFFSET),
+    def run_filters(
         flow_name: Optional[str] = Query(None, max_length=500, description="Runs of this flow only."),
         state: list[StateType] = Query([], description="Runs whose newest state has one of these types."),
         tag: list[str] = Query([], description="Runs that carry every one of these tags."),
         since: Optional[_dt.datetime] = Query(None, description="Runs created at or after this time (UTC when no zone is given)."),
         until: Optional[_dt.datetime] = Query(None, description="Runs created before this time."),
+    ) -> FlowRunQuery:
+        try:
+            return views.flow_run_query(flow_name, state, tag, since, until)
+        except (OverflowError, ValueError) as exc:  # a time at the end of the calendar, moved to UTC
+            raise HTTPException(422, f"since/until: {exc}") from None
+
+    filtered = Depends(run_filters)
+
+    @api.get("/api/flow-runs", response_model=list[FlowRunRecord], tags=["flow runs"])
+    def flow_runs(
+        filters: FlowRunQuery = filtered, limit: int = Query(50, ge=1, le=500), offset: int = Query(0, ge=0, le=_MAX_OFFSET)
     ) -> Response:
         """Flow runs, newest first, a page at a time."""
-        found = query(flow_name, state, tag, since, until)
-        return _json(list[FlowRunRecord], views.list_flow_runs(store, found, limit=limit, offset=offset))
+        return _json(list[FlowRunRecord], views.list_flow_runs(store, filters, limit=limit, offset=offset))
 
     @api.get("/api/flow-run-counts", response_model=list[views.StateCount], tags=["flow runs"])
-    def flow_run_counts(
-        flow_name: Optional[str] = Query(None, max_length=500),
-        state: list[StateType] = Query([]),
-        tag: list[str] = Query([]),
-        since: Optional[_dt.datetime] = Query(None),
-        until: Optional[_dt.datetime] = Query(None),
-    ) -> Response:
+    def flow_run_counts(filters: FlowRunQuery = filtered) -> Response:
         """How many flow runs the filters match, by newest state type."""
-        return _json(list[views.StateCount], views.count_flow_runs(store, query(flow_name, state, tag, since, until)))
+        return _json(list[views.StateCount], views.count_flow_runs(store, filters))
 
     @api.get("/api/flow-run-histogram", response_model=views.Histogram, tags=["flow runs"])
-    def flow_run_histogram(
-        flow_name: Optional[str] = Query(None, max_length=500),
-        state: list[StateType] = Query([]),
-        tag: list[str] = Query([]),
-        since: Optional[_dt.datetime] = Query(None),
-        until: Optional[_dt.datetime] = Query(None),
-        buckets: int = Query(60, ge=1, le=500),
-    ) -> Response:
+    def flow_run_histogram(filters: FlowRunQuery = filtered, buckets: int = Query(60, ge=1, le=500)) -> Response:
         """Flow runs over time by newest state type, in about ``buckets`` buckets of a round size."""
-        return _json(views.Histogram, views.flow_run_histogram(store, query(flow_name, state, tag, since, until), buckets))
+        return _json(views.Histogram, views.flow_run_histogram(store, filters, buckets))
 
     @api.get("/api/flow-runs/{run_id}", response_model=views.FlowRunDetail, tags=["flow runs"])
     def flow_run(run_id: str = _RunId) -> Response:
