@@ -39,6 +39,11 @@ def test_each_variable_is_parsed():
         "HEADWATER_PROGRESS": "OFF",
         "HEADWATER_HEARTBEAT_INTERVAL": "0.5",
         "HEADWATER_HEARTBEAT_TIMEOUT": " 30 ",
+        "HEADWATER_TASK_DEFAULT_RETRIES": " 3",
+        "HEADWATER_TASK_DEFAULT_RETRY_DELAY_SECONDS": "1, 10,60",
+        "HEADWATER_FLOW_DEFAULT_RETRIES": "1",
+        "HEADWATER_FLOW_DEFAULT_RETRY_DELAY_SECONDS": "2.5",
+        "HEADWATER_TASKS_REFRESH_CACHE": "true",
         "OTHER": "ignored",
     }
     settings = Settings.from_env(env)
@@ -52,6 +57,9 @@ def test_each_variable_is_parsed():
     assert (settings.store_writer, settings.store_durability) == ("thread", "strict")
     assert (settings.strict_plugins, settings.trace_plugins, settings.progress) == (True, False, "off")
     assert (settings.heartbeat_interval, settings.heartbeat_timeout) == (0.5, 30.0)
+    assert (settings.task_default_retries, settings.task_default_retry_delay_seconds) == (3, [1.0, 10.0, 60.0])
+    assert (settings.flow_default_retries, settings.flow_default_retry_delay_seconds) == (1, 2.5)
+    assert settings.tasks_refresh_cache is True
     assert set(settings.sources(env).values()) == {"env"}
 
 
@@ -97,6 +105,7 @@ def test_every_setting_is_described_in_order():
     assert list(descriptions) == [
         "home", "database_url", "local_storage_path", "results_persist_by_default", "results_default_serializer", "logging_level", "logging_log_prints", "logging_extra_loggers", "store", "store_writer", "store_durability",
         "heartbeat_interval", "heartbeat_timeout",
+        "task_default_retries", "task_default_retry_delay_seconds", "flow_default_retries", "flow_default_retry_delay_seconds", "tasks_refresh_cache",
         "load_plugins", "block_plugins", "strict_plugins", "trace_plugins", "progress",
     ]
     assert all(text.endswith(".") for text in descriptions.values())

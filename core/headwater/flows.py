@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Callable, Coroutine, Generic, Literal, No
 
 from .exceptions import ConfigurationError, ParameterError
 from .options import check_callable, check_hooks, check_result_options, check_retries, check_run_name, check_timeout
+from .settings import get_settings
 from .states import StateType
 from .visualization import traced_calls
 
@@ -85,6 +86,11 @@ class Flow(Generic[P, R]):
         owner = f"flow {self.name!r}"
         self.description = description if description is not None else inspect.getdoc(fn)
         self._version = version if version is not None else _COMPUTE
+        if retries is None or retry_delay_seconds is None:
+            settings = get_settings()  # Prefect's defaults for flows that set none: read once, when decorated
+            retries = settings.flow_default_retries if retries is None else retries
+            if retry_delay_seconds is None:
+                retry_delay_seconds = settings.flow_default_retry_delay_seconds
         self.retries, self.retry_delay_seconds, self.retry_jitter_factor = check_retries(
             retries, retry_delay_seconds, retry_jitter_factor, owner=owner
         )

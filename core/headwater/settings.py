@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Union
 
 from .exceptions import ConfigurationError
 
@@ -83,6 +83,27 @@ def _positive_seconds(text: str) -> float:
     return seconds
 
 
+def _retries(text: str) -> int:
+    try:
+        retries = int(text.strip())
+    except ValueError:
+        raise ValueError("must be a whole number of retries, 0 or more") from None
+    if retries < 0:
+        raise ValueError("must be a whole number of retries, 0 or more")
+    return retries
+
+
+def _retry_delay(text: str) -> Union[float, list[float]]:
+    """Seconds before a retry, or a comma-separated list of them (one a retry), as ``retry_delay_seconds`` takes."""
+    try:
+        delays = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise ValueError("must be a number of seconds (such as 10) or a comma-separated list of them, one a retry (such as 1,10,60)") from None
+    if not all(0 <= d < float("inf") for d in delays):
+        raise ValueError("must be numbers of seconds, 0 or more")
+    return delays[0] if len(delays) == 1 else delays
+
+
 def _text(text: str) -> str:
     return text
 
@@ -133,6 +154,19 @@ class Settings:
         "Seconds without a heartbeat after which an unfinished run of another host is recorded Crashed "
         "(runs of this host are checked by their process id).",
         _positive_seconds,
+    )
+    # Prefect 2's PREFECT_TASK_DEFAULT_RETRIES and the like: read when a task or flow is made
+    # (decorated) without the option; refresh_cache when a cached task run is about to start.
+    task_default_retries: int = _setting(0, "Retries of a task that does not set retries=.", _retries)
+    task_default_retry_delay_seconds: Union[float, list[float]] = _setting(
+        0.0, "Seconds before a retry of a task that does not set retry_delay_seconds= (or a comma-separated list, one a retry).", _retry_delay
+    )
+    flow_default_retries: int = _setting(0, "Retries of a flow that does not set retries=.", _retries)
+    flow_default_retry_delay_seconds: Union[float, list[float]] = _setting(
+        0.0, "Seconds before a retry of a flow that does not set retry_delay_seconds= (or a comma-separated list).", _retry_delay
+    )
+    tasks_refresh_cache: bool = _setting(
+        False, "Run every cached task again and file its new result, as refresh_cache=True does, unless the task sets refresh_cache=False.", _bool
     )
     load_plugins: Optional[str] = _setting(None, "Comma-separated entry points to load; empty loads none; unset loads all.")
     block_plugins: str = _setting("", "Comma-separated entry points never to load.")

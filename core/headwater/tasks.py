@@ -14,6 +14,7 @@ from .visualization import traced_calls
 from .cache_keys import combine_cache_keys, flow_parameters_hash, task_input_hash, task_source_hash
 from .exceptions import ConfigurationError, HeadwaterError
 from .options import _is_number, check_callable, check_hooks, check_result_options, check_result_storage_key, check_retries, check_run_name, check_tags, check_timeout
+from .settings import get_settings
 from .states import StateType
 from .utilities.annotations import allow_failure, quote, unmapped
 
@@ -96,12 +97,12 @@ class Task(Generic[P, R]):
         description: Optional[str] = None,
         tags: Optional[Iterable[str]] = None,
         version: Optional[str] = None,
-        retries: int = 0,
-        retry_delay_seconds: RetryDelay = 0,
+        retries: Optional[int] = None,
+        retry_delay_seconds: RetryDelay = None,
         retry_jitter_factor: Optional[float] = None,
         cache_key_fn: Union[Callable[..., Any], str, None] = None,
         cache_expiration: Optional[_dt.timedelta] = None,
-        refresh_cache: bool = False,
+        refresh_cache: Optional[bool] = None,
         timeout_seconds: Optional[float] = None,
         persist_result: Optional[bool] = None,
         log_prints: Optional[bool] = None,
@@ -122,6 +123,11 @@ class Task(Generic[P, R]):
         self.description = description if description is not None else inspect.getdoc(fn)
         self.tags = check_tags(tags, owner=f"task {self.name!r}")
         self.version = version
+        if retries is None or retry_delay_seconds is None:
+            settings = get_settings()  # Prefect's defaults for tasks that set none: read once, when decorated
+            retries = settings.task_default_retries if retries is None else retries
+            if retry_delay_seconds is None:
+                retry_delay_seconds = settings.task_default_retry_delay_seconds
         self.retries, self.retry_delay_seconds, self.retry_jitter_factor = check_retries(
             retries, retry_delay_seconds, retry_jitter_factor, owner=f"task {self.name!r}"
         )
@@ -147,7 +153,8 @@ class Task(Generic[P, R]):
                 "for example timedelta(minutes=1)."
             )
         self.cache_expiration = cache_expiration
-        self.refresh_cache = bool(refresh_cache)
+        #: ``None``: as HEADWATER_TASKS_REFRESH_CACHE says when a run is about to start.
+        self.refresh_cache = None if refresh_cache is None else bool(refresh_cache)
         self.timeout_seconds = check_timeout(timeout_seconds, owner=f"task {self.name!r}")
         self.persist_result = persist_result
         self.log_prints = log_prints
@@ -404,12 +411,12 @@ def task(
     description: Optional[str] = None,
     tags: Optional[Iterable[str]] = None,
     version: Optional[str] = None,
-    retries: int = 0,
-    retry_delay_seconds: RetryDelay = 0,
+    retries: Optional[int] = None,
+    retry_delay_seconds: RetryDelay = None,
     retry_jitter_factor: Optional[float] = None,
     cache_key_fn: Union[Callable[..., Any], str, None] = None,
     cache_expiration: Optional[_dt.timedelta] = None,
-    refresh_cache: bool = False,
+    refresh_cache: Optional[bool] = None,
     timeout_seconds: Optional[float] = None,
     persist_result: Optional[bool] = None,
     log_prints: Optional[bool] = None,

@@ -144,6 +144,70 @@ def test_refresh_cache_always_runs_and_updates_the_cache():
     assert fresh == read  # the reader is served what the refresh wrote
 
 
+def test_the_refresh_cache_setting_refreshes_every_cached_task_that_does_not_say(monkeypatch):
+    # Prefect: PREFECT_TASKS_REFRESH_CACHE=true; a task's own refresh_cache=False still reads the cache.
+    calls = []
+
+    @task(cache_key_fn=lambda context, parameters: "one key")
+    def cached():
+        calls.append("cached")
+        return len(calls)
+
+    @task(cache_key_fn=lambda context, parameters: "one key", refresh_cache=False)
+    def never_refreshed():
+        calls.append("never")
+        return -1
+
+    @flow
+    def twice():
+        return cached(), cached(), never_refreshed()
+
+    assert twice() == (1, 1, 1)  # the second call and the other task are served the entry
+    monkeypatch.setenv("HEADWATER_TASKS_REFRESH_CACHE", "true")
+    assert twice() == (2, 3, 3)  # each call of cached runs again and files its result
+    assert calls == ["cached", "cached", "cached"]
+
+
+def test_default_retries_come_from_the_settings_when_a_task_or_flow_sets_none(monkeypatch):
+    # Prefect: PREFECT_TASK_DEFAULT_RETRIES and the like, read when the task or flow is made.
+    monkeypatch.setenv("HEADWATER_TASK_DEFAULT_RETRIES", "2")
+    monkeypatch.setenv("HEADWATER_TASK_DEFAULT_RETRY_DELAY_SECONDS", "0,0.01")
+    monkeypatch.setenv("HEADWATER_FLOW_DEFAULT_RETRIES", "1")
+    attempts = []
+
+    @task
+    def flaky():
+        attempts.append("task")
+        if attempts.count("task") < 3:
+            raise ValueError("not yet")
+        return "done"
+
+    @task(retries=0)
+    def once():
+        return "once"
+
+    @flow
+    def patient():
+        attempts.append("flow")
+        return flaky(), once()
+
+    assert (flaky.retries, flaky.retry_delay_seconds, once.retries) == (2, [0.0, 0.01], 0)
+    assert patient.retries == 1 and patient.retry_delay_seconds == 0.0
+    assert patient() == ("done", "once")
+    assert attempts == ["flow", "task", "task", "task"]
+
+
+def test_a_bad_default_retries_setting_names_the_variable(monkeypatch):
+    from headwater.exceptions import ConfigurationError
+
+    monkeypatch.setenv("HEADWATER_TASK_DEFAULT_RETRIES", "-1")
+    with pytest.raises(ConfigurationError, match="HEADWATER_TASK_DEFAULT_RETRIES"):
+
+        @task
+        def anything():
+            pass
+
+
 def test_a_task_timeout_fails_the_run_as_timed_out(capfd):
     @task(timeout_seconds=0.2, log_prints=True)
     def show_timeouts():

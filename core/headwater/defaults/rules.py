@@ -10,6 +10,7 @@ from typing import Any, Callable
 from ..hookspecs import hookimpl
 from ..orchestration import OrchestrationRule, TransitionContext
 from ..results import loads_result, read_payload
+from ..settings import last_settings
 from ..states import AwaitingRetry, Cached, StateType
 from ..stores import CacheEntry
 
@@ -72,7 +73,10 @@ class CacheRetrieval(OrchestrationRule):
 
     def before_transition(self, ctx: TransitionContext) -> None:
         key = getattr(ctx.run, "cache_key", None)  # a task-only rule
-        if key is None or getattr(ctx.subject, "refresh_cache", False):
+        if key is None:
+            return
+        refresh = getattr(ctx.subject, "refresh_cache", None)
+        if refresh or (refresh is None and last_settings().tasks_refresh_cache):
             return
         entry = ctx.store.read_cache_entry(key)
         if entry is None or not entry.is_valid(_dt.datetime.now(_dt.timezone.utc)):
