@@ -58,7 +58,7 @@ P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
 
-RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...], Callable[[int], list[float]]]
+RetryDelay = Union[float, int, list[float], list[int], tuple[float, ...], Callable[[int], list[float]], None]
 #: ``hook(task, task_run, state)``, called once the run's final state is recorded.
 TaskStateHook = Callable[["Task[Any, Any]", "TaskRun", "State"], Any]
 #: ``fn(task, task_run, state) -> bool``: whether a failed run that has retries left is retried.
