@@ -321,6 +321,11 @@ class Store(abc.ABC):
             for (bucket, state_type), count in sorted(counts.items(), key=lambda item: (item[0][0] or 0, item[0][1] or ""))
         ]
 
+    def flow_run_time_span(self, query: FlowRunQuery) -> Optional[tuple[_dt.datetime, _dt.datetime]]:
+        """When the first and the last of the flow runs ``query`` matches were created (``None``: it matches none)."""
+        created = [run.created for run in self.read_flow_runs(limit=2**62) if query.matches(run)]
+        return (min(created), max(created)) if created else None
+
     def read_task_run(self, run_id: str) -> Optional[TaskRunRecord]:
         """One task run by its whole id, or ``None``."""
         return next((run for run in self.read_task_runs(limit=2**62) if run.id == run_id), None)

@@ -225,6 +225,10 @@ class StoreConformance:
             (base + _dt.timedelta(minutes=4), "COMPLETED", 2),
         ]
 
+        assert store.flow_run_time_span(FlowRunQuery()) == (base, base + _dt.timedelta(minutes=10))
+        assert store.flow_run_time_span(FlowRunQuery(flow_name="b")) == (base + _dt.timedelta(minutes=1), base + _dt.timedelta(minutes=5))
+        assert store.flow_run_time_span(FlowRunQuery(flow_name="nope")) is None
+
     def test_task_runs_and_state_histories_are_read_by_id(self, store: Store) -> None:
         run = _flow_run()
         first, second = _task_run(run, "first"), _task_run(run, "second")

@@ -505,6 +505,12 @@ class PostgresStore(Store):
             for at, state_type, count in rows
         ]
 
+    def flow_run_time_span(self, query: FlowRunQuery) -> Optional[tuple[_dt.datetime, _dt.datetime]]:
+        where, args = _flow_run_conditions(query)
+        with self._reading() as conn:
+            row = conn.execute(f"SELECT min(created), max(created) FROM flow_runs{where}", args).fetchone()
+        return None if row is None or row[0] is None else (row[0], row[1])
+
     def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
         escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._reading() as conn:

@@ -649,6 +649,12 @@ class SQLiteStore(Store):
             for at, state_type, count in rows
         ]
 
+    def flow_run_time_span(self, query: FlowRunQuery) -> Optional[tuple[_dt.datetime, _dt.datetime]]:
+        where, args = _flow_run_conditions(query)
+        with self._reading() as conn:  # created is ISO text in UTC: its order is time order
+            first, last = conn.execute(f"SELECT min(created), max(created) FROM flow_runs{where}", args).fetchone()
+        return None if first is None else (_moment(first), _moment(last))
+
     def read_flow_run(self, run_id: str) -> Optional[FlowRunRecord]:
         escaped = run_id.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         with self._reading() as conn:

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import email.utils
+import gc
 import hmac
 import http.cookies
+import threading
 from importlib import resources
 from typing import Any, Callable, Optional
 from urllib.parse import parse_qs
@@ -19,6 +21,7 @@ from urllib.parse import parse_qs
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+import pydantic_core
 from pydantic import TypeAdapter
 
 from headwater.exceptions import AmbiguousRunId, HeadwaterError
@@ -49,6 +52,36 @@ def _json(model: Any, value: Any) -> Response:
     return Response(_adapter(model).dump_json(value), media_type="application/json")
 
 
+class _CollectorPause:
+    """Pauses Python's cycle collector while a route reads and builds many records.
+
+    A response of 10,000 task runs makes some 100,000 short-lived objects, and the collector's
+    passes over them took a quarter of the request (bench.ui: 420 -> 290 ms for the timeline).
+    The records hold no cycles; refcounting frees them. Counted, so that of requests building
+    at once on the server's threads, the last to finish turns the collector back on.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._building = 0
+        self._paused = False
+
+    def __enter__(self) -> None:
+        with self._lock:
+            if self._building == 0 and gc.isenabled():
+                gc.disable()
+                self._paused = True
+            self._building += 1
+
+    def __exit__(self, *exc: Any) -> None:
+        with self._lock:
+            self._building -= 1
+            if self._building == 0 and self._paused:
+                self._paused = False
+                gc.enable()
+
+
+building = _CollectorPause()
 _adapters: dict[Any, TypeAdapter[Any]] = {}
 
 
@@ -122,12 +155,14 @@ def create_app(store: Store, token: Optional[str] = None, allowed_hosts: Optiona
     @api.get("/api/flow-runs/{run_id}/task-runs", response_model=list[views.TimelineRow], tags=["flow runs"])
     def task_runs(run_id: str = _RunId) -> Response:
         """The flow run's task runs, oldest first, each with its timeline (a span for each state it was in)."""
-        return _json(list[views.TimelineRow], views.timeline(store, run_id))
+        with building:
+            return Response(pydantic_core.to_json(views.timeline(store, run_id)), media_type="application/json")
 
     @api.get("/api/flow-runs/{run_id}/graph", response_model=views.TaskGraph, tags=["flow runs"])
     def graph(run_id: str = _RunId) -> Response:
         """Which of the flow run's task runs fed which (results, states, wait_for), laid out in columns."""
-        return _json(views.TaskGraph, views.task_graph(store, run_id))
+        with building:
+            return _json(views.TaskGraph, views.task_graph(store, run_id))
 
     @api.get("/api/flow-runs/{run_id}/logs", response_model=list[LogLineRecord], tags=["flow runs"])
     def logs(

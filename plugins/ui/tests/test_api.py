@@ -80,8 +80,8 @@ def test_timeline_shows_each_attempt_the_retry_waits_and_the_cache_hit(api, fill
     rows = api.get(f"/api/flow-runs/{_run_id(filled, 'shop')}/task-runs").json()
     by_task = {}
     for row in rows:
-        by_task.setdefault(row["task_run"]["task_name"], []).append(row)
-    assert [r["task_run"]["task_name"] for r in rows][:4] == ["flaky", "double", "side_effect", "add"]
+        by_task.setdefault(row["task_name"], []).append(row)
+    assert [r["task_name"] for r in rows][:4] == ["flaky", "double", "side_effect", "add"]
     flaky = by_task["flaky"][0]
     kinds = [s["kind"] for s in flaky["segments"]]
     assert kinds == ["pending", "running", "retry-wait", "running", "retry-wait", "running", "completed"]
@@ -94,7 +94,24 @@ def test_timeline_shows_each_attempt_the_retry_waits_and_the_cache_hit(api, fill
     assert _seconds(wait["start"], wait["end"]) >= 0.05
     hit = by_task["double"][1]
     assert [s["kind"] for s in hit["segments"]] == ["pending", "cached"]
-    assert hit["task_run"]["state"]["name"] == "Cached"
+    assert hit["state_name"] == "Cached"
+
+
+def test_a_single_attempt_timeline_read_from_the_record_is_the_one_its_history_gives(filled, api):
+    """Runs with one attempt are drawn from their records, not their state histories: the same spans."""
+    from headwater_ui import views
+
+    store = filled["store"]
+    compared = 0
+    for flow_run in filled["runs"].values():
+        for row in api.get(f"/api/flow-runs/{flow_run.id}/task-runs").json():
+            record = store.read_task_run(row["id"])
+            if views._needs_history(record):
+                continue
+            from_history = views.segments(store.read_state_history(record.id))
+            assert views._segments_of_record(record) == from_history, record.name
+            compared += 1
+    assert compared >= 6  # completed, cached, failed, and those of the subflow and the hostile run
 
 
 def _seconds(start, end):
@@ -109,6 +126,10 @@ def test_graph_has_result_and_wait_for_edges_in_columns(api, filled):
     layer = {n["task_name"]: n["layer"] for n in graph["nodes"] if n["task_name"] != "double" or n["layer"] == 1}
     assert layer == {"flaky": 0, "double": 1, "side_effect": 2, "add": 3}
     assert graph["outside"] == []
+    # The timeline rows carry the same places and inputs: the page draws the graph from them.
+    rows = api.get(f"/api/flow-runs/{_run_id(filled, 'shop')}/task-runs").json()
+    assert {r["id"]: (r["layer"], r["row"]) for r in rows} == {n["id"]: (n["layer"], n["row"]) for n in graph["nodes"]}
+    assert {(u, r["id"]) for r in rows for u in r["upstream_task_run_ids"]} == {(e["source"], e["target"]) for e in graph["edges"]}
 
 
 def test_logs_filter_by_level_and_task_run_and_read_on(api, filled):
@@ -121,7 +142,7 @@ def test_logs_filter_by_level_and_task_run_and_read_on(api, filled):
     assert warnings and all(line["level"] >= 30 for line in warnings)
     assert "adding 2 and 1" in [line["message"] for line in warnings]
     rows = api.get(f"/api/flow-runs/{run_id}/task-runs").json()
-    add = next(r["task_run"] for r in rows if r["task_run"]["task_name"] == "add")
+    add = next(r for r in rows if r["task_name"] == "add")
     only_add = api.get(f"/api/flow-runs/{run_id}/logs", params={"task_run_id": add["id"]}).json()
     assert only_add and {line["run_id"] for line in only_add} == {add["id"]}
     middle = every[len(every) // 2]["id"]
@@ -131,7 +152,7 @@ def test_logs_filter_by_level_and_task_run_and_read_on(api, filled):
 
 def test_task_run_detail_shows_a_plain_result_and_its_neighbours(api, filled):
     rows = api.get(f"/api/flow-runs/{_run_id(filled, 'shop')}/task-runs").json()
-    ids = {r["task_run"]["task_name"]: r["task_run"]["id"] for r in reversed(rows)}
+    ids = {r["task_name"]: r["id"] for r in reversed(rows)}
     double = api.get(f"/api/task-runs/{ids['double']}").json()
     assert double["result"] == {"shown": True, "value": 2, "note": None}
     assert [t["task_name"] for t in double["upstream"]] == ["flaky"]
@@ -160,10 +181,10 @@ def test_a_pickled_result_is_described_not_loaded(api, filled, headwater_home):
     opaque()
     filled["store"].flush()
     run = filled["store"].read_flow_runs(flow_name="opaque")[0]
-    task_run = api.get(f"/api/flow-runs/{run.id}/task-runs").json()[0]["task_run"]
+    task_run = api.get(f"/api/flow-runs/{run.id}/task-runs").json()[0]
     result = api.get(f"/api/task-runs/{task_run['id']}").json()["result"]
     assert result["shown"] is False and "never unpickles" in result["note"]
-    failed = api.get(f"/api/flow-runs/{_run_id(filled, 'broken')}/task-runs").json()[0]["task_run"]
+    failed = api.get(f"/api/flow-runs/{_run_id(filled, 'broken')}/task-runs").json()[0]
     assert api.get(f"/api/task-runs/{failed['id']}").json()["result"]["note"] == "The task run has not completed."
 
 
